@@ -1,0 +1,45 @@
+# Two commands for a fresh machine: `make run` (the whole pipeline on the embedded default)
+# and `make test` (the test suite). Everything local lives under .local/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export CHURN_HOME ?= $(CURDIR)/.local
+export DAGSTER_HOME ?= $(CHURN_HOME)/dagster_home
+export CHURN_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
+JOB ?= data_job
+PORT ?= 3000
+
+.PHONY: install run dev test lint format bench clean
+
+$(BIN)/dagster: pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/dagster
+
+run: install
+	$(BIN)/churn-assets run --job $(JOB)
+
+dev: install
+	$(BIN)/python -c "from churn_assets.local import ensure_local_home; ensure_local_home()"
+	@echo "Dagster UI: http://127.0.0.1:$(PORT)  (DAGSTER_HOME=$(DAGSTER_HOME))"
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf .local

@@ -1,0 +1,72 @@
+"""`churn-assets`: run the pipeline on the local instance and print what happened."""
+
+import argparse
+import os
+import sys
+
+from churn_assets.local import ensure_local_home
+
+
+def _summary(result) -> list[str]:
+    lines = []
+    for event in result.get_asset_materialization_events():
+        md = event.materialization.metadata
+        key = event.asset_key.to_user_string()
+        rows = md.get("dagster/row_count")
+        lines.append(f"  {key:<28} {rows.value if rows else '':>10} rows")
+    checks = result.get_asset_check_evaluations()
+    passed = sum(e.passed for e in checks)
+    lines.append(f"  checks passed: {passed}/{len(checks)}")
+    for e in checks:
+        if not e.passed:
+            observed = e.metadata.get("observed")
+            threshold = e.metadata.get("threshold")
+            lines.append(
+                f"  FAILED {e.asset_key.to_user_string()}:{e.check_name} "
+                f"observed={observed.value if observed else '?'} "
+                f"threshold={threshold.value if threshold else '?'}"
+            )
+    for event in result.get_asset_materialization_events():
+        md = event.materialization.metadata
+        if event.asset_key.to_user_string() == "validated_dataset":
+            lines.append(
+                f"  rows in {md['rows_in'].value}, kept {md['rows_kept'].value}, "
+                f"quarantined {md['rows_quarantined'].value}, "
+                f"quality score {md['quality_score'].value}"
+            )
+        if "decision" in md:
+            lines.append(f"  promotion: {md['decision'].value}")
+    return lines
+
+
+def run(job_name: str, spec: str | None) -> int:
+    ensure_local_home()
+    if spec:
+        os.environ["CHURN_DATASET_SPEC"] = spec
+    from dagster import DagsterInstance
+
+    from churn_assets.definitions import defs
+
+    job = defs.get_job_def(job_name)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    print(f"\n{job_name}: {'SUCCESS' if result.success else 'FAILURE'} (run {result.run_id})")
+    print("\n".join(_summary(result)))
+    print(f"  Dagster home: {os.environ['DAGSTER_HOME']}  (`make dev` shows this run in the UI)")
+    return 0 if result.success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="churn-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="materialize a job on the local instance")
+    run_parser.add_argument("--job", default="data_job")
+    run_parser.add_argument("--spec", help="dataset spec name or YAML path")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.job, args.spec)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Jobs over the asset graph."""
+
+from dagster import AssetSelection, define_asset_job
+
+data_job = define_asset_job(
+    "data_job",
+    selection=AssetSelection.groups("ingestion", "validation", "features"),
+    description="Load, validate and split: raw_dataset -> validated_dataset -> features.",
+)

@@ -1,0 +1,21 @@
+"""Small helpers that turn frames and figures into metadata a person reads in the UI."""
+
+import base64
+
+import pandas as pd
+from dagster import MetadataValue
+
+
+def preview(frame: pd.DataFrame, rows: int = 5) -> MetadataValue:
+    """The first rows as a markdown table."""
+    return MetadataValue.md(frame.head(rows).to_markdown(index=False))
+
+
+def table_md(frame: pd.DataFrame, floatfmt: str = ".4g") -> MetadataValue:
+    return MetadataValue.md(frame.to_markdown(index=False, floatfmt=floatfmt))
+
+
+def png(image: bytes, alt: str) -> MetadataValue:
+    """A PNG shown inline in the Dagster UI (markdown with a data URI)."""
+    encoded = base64.b64encode(image).decode()
+    return MetadataValue.md(f"![{alt}](data:image/png;base64,{encoded})")

@@ -1,0 +1,46 @@
+"""One place decides the deployment; every resource switches on it."""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from dagster import EnvVar
+from dagster_aws.s3 import S3Resource
+
+from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.parquet_io import LocalParquetIOManager, S3ParquetIOManager
+
+Deployment = Literal["local", "production"]
+
+
+def get_deployment() -> Deployment:
+    """CHURN_DEPLOYMENT: `local` (default, no servers) or `production` (S3, Postgres, K8s)."""
+    value = os.environ.get("CHURN_DEPLOYMENT", "local").strip().lower()
+    if value not in ("local", "production"):
+        raise ValueError(f"CHURN_DEPLOYMENT must be 'local' or 'production', got '{value}'")
+    return value  # type: ignore[return-value]
+
+
+def local_data_dir() -> Path:
+    """Where the local deployment keeps its files (CHURN_HOME, default ./.local)."""
+    return Path(os.environ.get("CHURN_HOME", ".local")).resolve()
+
+
+def build_resources(deployment: Deployment | None = None) -> dict:
+    """The resources of a deployment, keyed as the assets expect them."""
+    deployment = deployment or get_deployment()
+    dataset = DatasetResource(spec=os.environ.get("CHURN_DATASET_SPEC", "synthetic"))
+    if deployment == "local":
+        return {
+            "io_manager": LocalParquetIOManager(base_dir=str(local_data_dir() / "assets")),
+            "dataset": dataset,
+        }
+    # The endpoint is optional (real AWS needs none; MinIO or moto do), so it is only read when set.
+    endpoint = EnvVar("CHURN_S3_ENDPOINT_URL") if os.getenv("CHURN_S3_ENDPOINT_URL") else None
+    prefix = EnvVar("CHURN_S3_PREFIX") if os.getenv("CHURN_S3_PREFIX") else "churn-assets"
+    return {
+        "io_manager": S3ParquetIOManager(
+            s3=S3Resource(endpoint_url=endpoint), bucket=EnvVar("CHURN_S3_BUCKET"), prefix=prefix
+        ),
+        "dataset": dataset,
+    }

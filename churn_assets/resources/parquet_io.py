@@ -1,0 +1,155 @@
+"""Parquet IO managers: one on a local folder, one on S3, the same format and metadata in both.
+
+Every DataFrame output is written atomically (a temporary name then `os.replace` locally; a single
+PUT on S3, which is atomic per object) and recorded with `dagster/row_count`,
+`dagster/column_schema` and a content hash (`data_version`) so a UI reader sees what was stored.
+JSON-able dicts are stored as JSON beside them. Nothing is pickled.
+"""
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    ResourceDependency,
+    TableColumn,
+    TableSchema,
+)
+from dagster_aws.s3 import S3Resource
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A stable hash of the values, index and column names (16 hex digits)."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
+    return digest.hexdigest()[:16]
+
+
+def table_schema(frame: pd.DataFrame) -> TableSchema:
+    return TableSchema(columns=[TableColumn(str(c), str(t)) for c, t in frame.dtypes.items()])
+
+
+def _serialize(obj: Any) -> tuple[bytes, str, dict[str, Any]]:
+    if isinstance(obj, pd.DataFrame):
+        buffer = io.BytesIO()
+        obj.to_parquet(buffer, index=False)
+        metadata = {
+            "dagster/row_count": MetadataValue.int(len(obj)),
+            "dagster/column_schema": MetadataValue.table_schema(table_schema(obj)),
+            "data_version": MetadataValue.text(content_hash(obj)),
+        }
+        return buffer.getvalue(), "parquet", metadata
+    if isinstance(obj, dict):
+        payload = json.dumps(obj, sort_keys=True, default=str).encode()
+        return payload, "json", {"data_version": hashlib.sha256(payload).hexdigest()[:16]}
+    raise TypeError(
+        f"the Parquet IO manager stores DataFrames and JSON dicts, not {type(obj).__name__}"
+    )
+
+
+def _deserialize(payload: bytes, suffix: str) -> Any:
+    if suffix == "parquet":
+        return pd.read_parquet(io.BytesIO(payload))
+    return json.loads(payload)
+
+
+class _ParquetIOManagerBase(ConfigurableIOManager):
+    def _relative(self, context: OutputContext | InputContext) -> str:
+        parts = list(context.asset_key.path)
+        if context.has_asset_partitions:
+            parts.append(context.asset_partition_key)
+        return "/".join(parts)
+
+    @abstractmethod
+    def _write(self, relative: str, payload: bytes) -> str:
+        """Store the bytes; return the URI they are at."""
+
+    @abstractmethod
+    def _read(self, relative: str) -> bytes: ...
+
+    @abstractmethod
+    def _exists(self, relative: str) -> bool: ...
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            raise TypeError(f"asset {context.asset_key.to_user_string()} returned None")
+        payload, suffix, metadata = _serialize(obj)
+        uri = self._write(f"{self._relative(context)}.{suffix}", payload)
+        metadata["uri"] = MetadataValue.path(uri)
+        metadata["size_bytes"] = MetadataValue.int(len(payload))
+        context.add_output_metadata(metadata)
+
+    def load_input(self, context: InputContext) -> Any:
+        relative = self._relative(context)
+        for suffix in ("parquet", "json"):
+            if self._exists(f"{relative}.{suffix}"):
+                return _deserialize(self._read(f"{relative}.{suffix}"), suffix)
+        raise FileNotFoundError(
+            f"no stored value for {context.asset_key.to_user_string()} at {relative}.parquet or "
+            ".json; materialize it first"
+        )
+
+
+class LocalParquetIOManager(_ParquetIOManagerBase):
+    """Parquet files under a local folder (the embedded default deployment)."""
+
+    base_dir: str
+
+    def _path(self, relative: str) -> Path:
+        return Path(self.base_dir) / relative
+
+    def _write(self, relative: str, payload: bytes) -> str:
+        target = self._path(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target, then rename: readers never see a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(target.resolve())
+
+    def _read(self, relative: str) -> bytes:
+        return self._path(relative).read_bytes()
+
+    def _exists(self, relative: str) -> bool:
+        return self._path(relative).exists()
+
+
+class S3ParquetIOManager(_ParquetIOManagerBase):
+    """Parquet objects under s3://bucket/prefix (the production deployment)."""
+
+    s3: ResourceDependency[S3Resource]
+    bucket: str
+    prefix: str = "churn-assets"
+
+    def _key(self, relative: str) -> str:
+        return f"{self.prefix.strip('/')}/{relative}" if self.prefix else relative
+
+    def _write(self, relative: str, payload: bytes) -> str:
+        key = self._key(relative)
+        self.s3.get_client().put_object(Bucket=self.bucket, Key=key, Body=payload)
+        return f"s3://{self.bucket}/{key}"
+
+    def _read(self, relative: str) -> bytes:
+        body = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(relative))
+        return body["Body"].read()
+
+    def _exists(self, relative: str) -> bool:
+        client = self.s3.get_client()
+        found = client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(relative), MaxKeys=1)
+        return any(item["Key"] == self._key(relative) for item in found.get("Contents", []))
