@@ -41,15 +41,16 @@ def _summary(result) -> list[str]:
 
 def run(job_name: str, spec: str | None) -> int:
     ensure_local_home()
-    if spec:
-        os.environ["CHURN_DATASET_SPEC"] = spec
     from dagster import DagsterInstance
 
     from churn_assets.definitions import defs
 
-    job = defs.get_job_def(job_name)
+    job = defs.resolve_job_def(job_name)
+    run_config = {"resources": {"dataset": {"config": {"spec": spec}}}} if spec else None
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
     print(f"\n{job_name}: {'SUCCESS' if result.success else 'FAILURE'} (run {result.run_id})")
     print("\n".join(_summary(result)))
     print(f"  Dagster home: {os.environ['DAGSTER_HOME']}  (`make dev` shows this run in the UI)")

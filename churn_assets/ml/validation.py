@@ -189,9 +189,12 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec) -> ValidationResult:
     plus `_reasons`). Raises SchemaError when the table as a whole does not fit the spec.
     """
     if spec.target_column not in raw.columns:
+        hint = "set target_column in the dataset spec"
+        if len(raw.columns) == 1 and any(sep in str(raw.columns[0]) for sep in ";\t|"):
+            hint = "the file has a single column: set source.delimiter (e.g. ';') in the spec"
         raise SchemaError(
             f"target column '{spec.target_column}' is not in the table "
-            f"(columns: {list(raw.columns)}); set target_column in the dataset spec"
+            f"(columns: {list(raw.columns)}); {hint}"
         )
     if spec.id_column and spec.id_column not in raw.columns:
         raise SchemaError(
