@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 export CHURN_HOME ?= $(CURDIR)/.local
 export DAGSTER_HOME ?= $(CHURN_HOME)/dagster_home
 export CHURN_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
-JOB ?= data_job
+JOB ?= training_job
 PORT ?= 3000
 
-.PHONY: install run dev test lint format bench clean
+.PHONY: install run dev mlflow-ui test lint format bench clean
 
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ dev: install
 	$(BIN)/python -c "from churn_assets.local import ensure_local_home; ensure_local_home()"
 	@echo "Dagster UI: http://127.0.0.1:$(PORT)  (DAGSTER_HOME=$(DAGSTER_HOME))"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+mlflow-ui: install
+	@echo "MLflow UI: http://127.0.0.1:5000"
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CHURN_HOME)/mlflow.db -h 127.0.0.1 -p 5000
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -57,16 +57,55 @@ def run(job_name: str, spec: str | None) -> int:
     return 0 if result.success else 1
 
 
+def _execute(job_name: str, op_name: str, run_config: dict) -> int:
+    ensure_local_home()
+    from dagster import DagsterInstance
+
+    from churn_assets.definitions import defs
+
+    with DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            print(f"{job_name} failed: {event.event_specific_data.error.message.strip()}")
+    if result.success:
+        print(f"{job_name}: SUCCESS {result.output_for_node(op_name)}")
+    return 0 if result.success else 1
+
+
+def models() -> int:
+    ensure_local_home()
+    from churn_assets.defs.registry import versions_table
+    from churn_assets.resources.deployment import build_resources
+
+    table = versions_table(build_resources()["mlflow_tracking"])
+    print(table.to_string(index=False) if len(table) else "no registered versions yet")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="churn-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="materialize a job on the local instance")
-    run_parser.add_argument("--job", default="data_job")
+    run_parser.add_argument("--job", default="training_job")
     run_parser.add_argument("--spec", help="dataset spec name or YAML path")
+    sub.add_parser("models", help="list registered versions, aliases and decisions")
+    promote = sub.add_parser("promote", help="make a version champion through the gate")
+    promote.add_argument("version")
+    promote.add_argument("--force", action="store_true", help="skip the gate (recorded)")
+    sub.add_parser("rollback", help="champion back to the previous champion that loads")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.job, args.spec)
-    return 2
+    if args.command == "models":
+        return models()
+    if args.command == "promote":
+        config = {"version": str(args.version), "force": args.force}
+        run_config = {"ops": {"promote_version": {"config": config}}}
+        return _execute("promote_model", "promote_version", run_config)
+    return _execute("rollback_model", "rollback_champion", {})
 
 
 if __name__ == "__main__":

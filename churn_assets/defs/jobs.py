@@ -7,3 +7,10 @@ data_job = define_asset_job(
     selection=AssetSelection.groups("ingestion", "validation", "features"),
     description="Load, validate and split: raw_dataset -> validated_dataset -> features.",
 )
+
+training_job = define_asset_job(
+    "training_job",
+    selection=AssetSelection.groups("ingestion", "validation", "features", "training", "registry"),
+    description="The whole training lineage: raw data to the promoted model.",
+    tags={"churn/operation": "training"},
+)

@@ -24,7 +24,7 @@ PAYMENTS = np.array(
 )
 YES_NO = np.array(["No", "Yes"])
 CHUNK_ROWS = 200_000
-SIGNAL = 1.75  # scales the log-odds: the oracle reaches ROC AUC about 0.89, a good model 0.87
+SIGNAL = 1.6  # scales the log-odds: the oracle reaches ROC AUC about 0.88, a good model 0.87
 _BLOCK_ROWS = 50_000  # the unit of randomness: output does not depend on the caller's chunk size
 
 # Drift profiles for the monitoring demos: how far each input moves.

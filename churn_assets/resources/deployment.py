@@ -8,6 +8,7 @@ from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.parquet_io import LocalParquetIOManager, S3ParquetIOManager
 
 Deployment = Literal["local", "production"]
@@ -31,9 +32,14 @@ def build_resources(deployment: Deployment | None = None) -> dict:
     deployment = deployment or get_deployment()
     dataset = DatasetResource(spec=os.environ.get("CHURN_DATASET_SPEC", "synthetic"))
     if deployment == "local":
+        home = local_data_dir()
         return {
-            "io_manager": LocalParquetIOManager(base_dir=str(local_data_dir() / "assets")),
+            "io_manager": LocalParquetIOManager(base_dir=str(home / "assets")),
             "dataset": dataset,
+            "mlflow_tracking": MlflowResource(
+                tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db"),
+                artifact_location=str(home / "mlartifacts"),
+            ),
         }
     # The endpoint is optional (real AWS needs none; MinIO or moto do), so it is only read when set.
     endpoint = EnvVar("CHURN_S3_ENDPOINT_URL") if os.getenv("CHURN_S3_ENDPOINT_URL") else None
@@ -43,4 +49,8 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             s3=S3Resource(endpoint_url=endpoint), bucket=EnvVar("CHURN_S3_BUCKET"), prefix=prefix
         ),
         "dataset": dataset,
+        "mlflow_tracking": MlflowResource(
+            tracking_uri=EnvVar("MLFLOW_TRACKING_URI"),
+            artifact_location=os.environ.get("CHURN_MLFLOW_ARTIFACTS") or None,
+        ),
     }

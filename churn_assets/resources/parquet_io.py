@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from botocore.exceptions import ClientError
 from dagster import (
     ConfigurableIOManager,
     InputContext,
@@ -142,7 +143,14 @@ class S3ParquetIOManager(_ParquetIOManagerBase):
 
     def _write(self, relative: str, payload: bytes) -> str:
         key = self._key(relative)
-        self.s3.get_client().put_object(Bucket=self.bucket, Key=key, Body=payload)
+        try:
+            self.s3.get_client().put_object(Bucket=self.bucket, Key=key, Body=payload)
+        except ClientError as err:
+            # botocore's message ("The specified bucket does not exist") names no bucket or key.
+            raise OSError(
+                f"could not write s3://{self.bucket}/{key}: {err}; check that bucket "
+                f"'{self.bucket}' exists and is writable (CHURN_S3_BUCKET, CHURN_S3_ENDPOINT_URL)"
+            ) from err
         return f"s3://{self.bucket}/{key}"
 
     def _read(self, relative: str) -> bytes:

@@ -1,0 +1,113 @@
+"""Group training: every candidate scored on the same holdout, with pictures and a comparison."""
+
+import mlflow
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+
+from churn_assets.defs.metadata import png, table_md
+from churn_assets.defs.training import run_tags, split_xy
+from churn_assets.ml.evaluation import (
+    compare_candidates,
+    feature_importance_table,
+    holdout_metrics,
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_feature_importance,
+    plot_pr_curves,
+    plot_roc_curves,
+    select_best,
+)
+from churn_assets.ml.models import FAMILIES
+from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
+from churn_assets.resources.parquet_io import content_hash
+
+IMPORTANCE_ROWS = 2_000  # permutation importance on a seeded sample keeps 1M-row holdouts cheap
+
+
+@asset(
+    ins={
+        "features": AssetIn(key="features"),
+        **{family: AssetIn(key=["trained_models", family]) for family in FAMILIES},
+    },
+    group_name="training",
+    kinds={"sklearn", "mlflow"},
+    owners=["team:ml-platform"],
+    description="All candidates on the same holdout: metrics, curves, calibration, importance.",
+)
+def model_evaluation(
+    context: AssetExecutionContext,
+    mlflow_tracking: MlflowResource,
+    features: pd.DataFrame,
+    **candidates: dict,
+) -> Output[dict]:
+    """Load each candidate from MLflow, score the holdout at its out-of-fold threshold, compare.
+
+    Returns a JSON record with every candidate's metrics and the best one (highest holdout ROC AUC,
+    ties broken by PR AUC then name). The holdout is never used to choose a threshold.
+    """
+    X_test, y_test, _ = split_xy(features, "test")
+    results, curves, models = {}, {}, {}
+    for family, record in candidates.items():
+        model = mlflow.sklearn.load_model(record["model_uri"])
+        proba = model.predict_proba(X_test)[:, 1]
+        results[family] = holdout_metrics(y_test, proba, record["threshold"])
+        curves[family] = (y_test.to_numpy(), proba)
+        models[family] = model
+    table = compare_candidates(results)
+    best = select_best(results)
+    best_proba = curves[best][1]
+    sample = X_test.sample(min(IMPORTANCE_ROWS, len(X_test)), random_state=0)
+    importance = feature_importance_table(models[best], sample, y_test.loc[sample.index])
+    plots = {
+        "roc_curves": plot_roc_curves(curves),
+        "pr_curves": plot_pr_curves(curves),
+        "calibration": plot_calibration(curves),
+        "confusion_matrix": plot_confusion_matrix(
+            y_test,
+            (best_proba >= candidates[best]["threshold"]).astype(int),
+            f"{best} on the holdout",
+        ),
+        "feature_importance": plot_feature_importance(
+            models[best], sample, y_test.loc[sample.index], table=importance
+        ),
+    }
+    data_version = content_hash(features)
+    with mlflow_tracking.start_run("model_evaluation", run_tags(context, data_version)) as run:
+        mlflow.log_table(table, "comparison.json")
+        mlflow.log_table(importance, "feature_importance.json")
+        mlflow.log_metrics({f"{f}_test_{k}": v for f, m in results.items() for k, v in m.items()})
+        mlflow.set_tag("best_family", best)
+        for name, image in plots.items():
+            log_png(image, f"plots/{name}.png")
+    context.log.info(f"best candidate: {best} (holdout ROC AUC {results[best]['roc_auc']:.4f})")
+    record = {
+        "best": best,
+        "candidates": {
+            family: {
+                "metrics": results[family],
+                "threshold": candidates[family]["threshold"],
+                "threshold_rationale": candidates[family]["threshold_rationale"],
+                "model_uri": candidates[family]["model_uri"],
+                "mlflow_run_id": candidates[family]["mlflow_run_id"],
+                "cv_metrics": candidates[family]["cv_metrics"],
+            }
+            for family in candidates
+        },
+        "holdout_rows": len(X_test),
+        "data_version": data_version,
+        "evaluation_run_id": run.info.run_id,
+        "features": list(X_test.columns),
+    }
+    return Output(
+        record,
+        metadata={
+            "best": best,
+            "best_roc_auc": results[best]["roc_auc"],
+            "comparison": table_md(table.reset_index() if table.index.name else table),
+            "feature_importance_table": table_md(importance.head(15)),
+            **{name: png(image, name) for name, image in plots.items()},
+            "mlflow_run_id": run.info.run_id,
+            "holdout_rows": len(X_test),
+            "metrics": MetadataValue.json(results),
+        },
+    )

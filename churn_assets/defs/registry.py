@@ -1,0 +1,288 @@
+"""Group registry: the promoted model, its checks, and the manual promote/rollback jobs."""
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    Config,
+    In,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    asset,
+    asset_check,
+    job,
+    op,
+)
+from pydantic import Field
+
+from churn_assets.defs.training import split_xy
+from churn_assets.ml.promotion import GateConfig, render_model_card
+from churn_assets.ml.validation import TARGET
+from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.mlflow_tracking import MlflowResource
+from churn_assets.resources.model_registry import CHAMPION, RegistryError, check_scores
+
+DEFAULT_MIN_METRICS = {"roc_auc": 0.75, "f1": 0.45, "accuracy": 0.70}
+SAMPLE_ROWS = 500
+
+
+class GateSettings(Config):
+    """The promotion gate: absolute thresholds and the paired comparison with the champion."""
+
+    min_metrics: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_MIN_METRICS),
+        description="Holdout metric -> minimum (roc_auc, pr_auc, f1, precision, recall, ...).",
+    )
+    max_auc_drop: float = Field(0.01, ge=0, description="Non-inferiority margin on ROC AUC.")
+    n_resamples: int = Field(2000, ge=1000, description="Bootstrap resamples (>= 1000).")
+    random_state: int = Field(42, description="Seed of the bootstrap.")
+
+    def gate(self) -> GateConfig:
+        return GateConfig(
+            min_metrics=dict(self.min_metrics),
+            max_auc_drop=self.max_auc_drop,
+            n_resamples=self.n_resamples,
+            random_state=self.random_state,
+        )
+
+
+def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str, features):
+    candidate = evaluation["candidates"][family]
+    counts = features[TARGET].value_counts().to_dict()
+    return render_model_card(
+        model_name="churn-classifier",
+        family=family,
+        version=version,
+        data_source=spec_source,
+        n_rows={"train": int((features["split"] == "train").sum()), "holdout": len(features)},
+        data_version=evaluation["data_version"],
+        class_balance={int(k): int(v) for k, v in counts.items()},
+        metrics=outcome.evidence.get("metric_intervals") or candidate["metrics"],
+        threshold=candidate["threshold"],
+        threshold_rationale=candidate["threshold_rationale"],
+        features=evaluation["features"],
+        promotion_reason=outcome.reason,
+    )
+
+
+@asset(
+    ins={"model_evaluation": AssetIn(), "features": AssetIn()},
+    group_name="registry",
+    kinds={"mlflow"},
+    owners=["team:ml-platform"],
+    description="The best candidate registered as a new version; champion if it passes the gate.",
+)
+def promoted_model(
+    context: AssetExecutionContext,
+    config: GateSettings,
+    mlflow_tracking: MlflowResource,
+    dataset: DatasetResource,
+    model_evaluation: dict,
+    features: pd.DataFrame,
+) -> Output[dict]:
+    """Register the best candidate with alias `challenger` and run the gate: absolute thresholds,
+    then a seeded paired bootstrap of the ROC AUC difference against the champion on the same
+    holdout. A refused model stays registered as challenger with its reason; nothing returns
+    None. Raises MlflowUnavailableError when the registry cannot be reached."""
+    from churn_assets.ml.promotion import bootstrap_metric_intervals
+
+    best = model_evaluation["best"]
+    candidate = model_evaluation["candidates"][best]
+    registry = mlflow_tracking.registry()
+    version = registry.register(
+        candidate["model_uri"],
+        candidate["mlflow_run_id"],
+        {
+            "family": best,
+            "threshold": candidate["threshold"],
+            "data_version": model_evaluation["data_version"],
+            "dagster_run_id": context.run.run_id,
+        },
+    )
+    X_test, y_test, _ = split_xy(features, "test")
+    outcome = registry.promote(version, X_test, y_test, candidate["threshold"], config.gate())
+    if outcome.metrics:
+        model = registry.load(version)
+        intervals = bootstrap_metric_intervals(
+            y_test, model.predict_proba(X_test)[:, 1], candidate["threshold"]
+        )
+        outcome.evidence["metric_intervals"] = {
+            k: (outcome.metrics[k], lo, hi) for k, (lo, hi) in intervals.items()
+        }
+    spec = dataset.load_spec()
+    card = _card(
+        model_evaluation,
+        best,
+        version,
+        outcome,
+        dataset.describe(spec),
+        features[[TARGET, "split"]],
+    )
+    mlflow_tracking.client().log_text(candidate["mlflow_run_id"], card, "model_card.md")
+    registry.client.update_model_version(registry.name, version, description=card[:5000])
+    (context.log.info if outcome.promoted else context.log.warning)(
+        f"v{version} ({best}): {outcome.reason}"
+    )
+    record = {
+        **outcome.to_dict(),
+        "family": best,
+        "model_name": registry.name,
+        "threshold": candidate["threshold"],
+        "gate": {"min_metrics": dict(config.min_metrics), "max_auc_drop": config.max_auc_drop},
+    }
+    return Output(
+        record,
+        metadata={
+            "decision": "promoted" if outcome.promoted else "refused",
+            "reason": outcome.reason,
+            "version": version,
+            "family": best,
+            "champion_version": outcome.champion_version or "none",
+            "previous_champion": outcome.previous_champion or "none",
+            "threshold": candidate["threshold"],
+            "holdout_metrics": MetadataValue.json(outcome.metrics),
+            "evidence": MetadataValue.json(outcome.evidence),
+            "model_card": MetadataValue.md(card),
+        },
+    )
+
+
+@asset_check(
+    asset=promoted_model,
+    additional_ins={"validated_dataset": AssetIn()},
+    blocking=True,
+    description="The champion loads from the registry and scores validated rows sensibly.",
+)
+def champion_loads_and_scores(
+    mlflow_tracking: MlflowResource, validated_dataset: pd.DataFrame, promoted_model: dict
+) -> AssetCheckResult:
+    registry = mlflow_tracking.registry()
+    champion = registry.alias_version(CHAMPION)
+    if champion is None:
+        return AssetCheckResult(
+            passed=False,
+            metadata={"observed": "no champion", "threshold": "a champion that loads"},
+        )
+    sample = validated_dataset.sample(min(SAMPLE_ROWS, len(validated_dataset)), random_state=0)
+    try:
+        model = registry.load(champion)
+        proba = model.predict_proba(sample[list(model.feature_names_in_)])[:, 1]
+        check_scores(proba)
+    except (RegistryError, ValueError, KeyError) as exc:
+        return AssetCheckResult(
+            passed=False,
+            metadata={"observed": str(exc), "threshold": "loads; probabilities in [0,1], varied"},
+        )
+    return AssetCheckResult(
+        passed=True,
+        metadata={
+            "observed": f"v{champion}: {len(proba)} rows, {proba.min():.3f}..{proba.max():.3f}",
+            "threshold": "probabilities in [0, 1], not constant",
+            "score_std": float(proba.std()),
+        },
+    )
+
+
+@asset_check(
+    asset=promoted_model,
+    description="The champion's recorded holdout metrics meet the gate's thresholds.",
+)
+def champion_meets_thresholds(
+    mlflow_tracking: MlflowResource, promoted_model: dict
+) -> AssetCheckResult:
+    registry = mlflow_tracking.registry()
+    champion = registry.alias_version(CHAMPION)
+    thresholds = promoted_model["gate"]["min_metrics"]
+    if champion is None:
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"observed": "no champion", "threshold": MetadataValue.json(thresholds)},
+        )
+    tags = registry.version_tags(champion)
+    observed = {m: float(tags.get(f"holdout_{m}", "nan")) for m in thresholds}
+    failing = {m: v for m, v in observed.items() if not v >= thresholds[m]}
+    return AssetCheckResult(
+        passed=not failing,
+        metadata={
+            "champion_version": champion,
+            "observed": MetadataValue.json(observed),
+            "threshold": MetadataValue.json(thresholds),
+            "failing": MetadataValue.json(failing),
+        },
+    )
+
+
+class PromoteConfig(GateSettings):
+    """Manual promotion of a registered version."""
+
+    version: str = Field(description="The model version to make champion.")
+    force: bool = Field(False, description="Skip the gate (recorded on the version).")
+
+
+@op(
+    ins={
+        "features": In(asset_key=AssetKey("features"), input_manager_key="io_manager"),
+        "model_evaluation": In(
+            asset_key=AssetKey("model_evaluation"), input_manager_key="io_manager"
+        ),
+    },
+    tags={"churn/operation": "promotion"},
+)
+def promote_version(
+    context: OpExecutionContext,
+    config: PromoteConfig,
+    mlflow_tracking: MlflowResource,
+    features: pd.DataFrame,
+    model_evaluation: dict,
+) -> dict:
+    """Move `champion` to the configured version through the same gate (unless forced)."""
+    registry = mlflow_tracking.registry()
+    tags = registry.version_tags(config.version)
+    threshold = float(tags.get("threshold", 0.5))
+    X_test, y_test, _ = split_xy(features, "test")
+    outcome = registry.promote(
+        config.version, X_test, y_test, threshold, config.gate(), force=config.force
+    )
+    context.log.info(f"v{config.version}: {outcome.reason}")
+    if not outcome.promoted:
+        raise RegistryError(f"v{config.version} was not promoted: {outcome.reason}")
+    return outcome.to_dict()
+
+
+@op(tags={"churn/operation": "promotion"})
+def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResource) -> dict:
+    """Move `champion` back to the previous champion that still loads."""
+    before, after = mlflow_tracking.registry().rollback()
+    context.log.info(f"champion rolled back from v{before} to v{after}")
+    return {"from": before, "to": after}
+
+
+@job(tags={"churn/operation": "promotion"}, description="Make a registered version champion.")
+def promote_model():
+    promote_version()
+
+
+@job(tags={"churn/operation": "promotion"}, description="Champion back to the previous one.")
+def rollback_model():
+    rollback_champion()
+
+
+def versions_table(mlflow_tracking: MlflowResource) -> pd.DataFrame:
+    rows = mlflow_tracking.registry().versions()
+    return pd.DataFrame(
+        [
+            {
+                "version": r["version"],
+                "aliases": ",".join(r["aliases"]),
+                "family": r["tags"].get("family", ""),
+                "decision": r["tags"].get("promotion_decision", ""),
+                "roc_auc": r["tags"].get("holdout_roc_auc", ""),
+            }
+            for r in rows
+        ]
+    )

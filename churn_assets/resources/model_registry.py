@@ -1,0 +1,211 @@
+"""The MLflow model registry: versions, `champion`/`challenger` aliases and the gate around them.
+
+Aliases, not the deprecated stages, say which version serves. `champion` only ever moves to a
+version that has just been loaded back from the registry and scored, so it never points at a
+version that does not load. Each move is recorded in the registered model's `champion_history`
+tag, which `rollback` walks back.
+"""
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn_assets.ml.evaluation import holdout_metrics
+from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+
+log = logging.getLogger(__name__)
+CHAMPION, CHALLENGER = "champion", "challenger"
+HISTORY_TAG = "champion_history"
+
+
+class RegistryError(RuntimeError):
+    """A registry operation that cannot be done as asked."""
+
+
+@dataclass
+class PromotionOutcome:
+    version: str
+    promoted: bool
+    reason: str
+    champion_version: str | None  # the champion after the decision
+    previous_champion: str | None  # the champion before it
+    forced: bool = False
+    metrics: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ModelRegistry:
+    """Registry operations on one registered model through an MlflowClient."""
+
+    def __init__(self, client, name: str):
+        self.client = client
+        self.name = name
+
+    def register(self, model_uri: str, run_id: str, tags: dict[str, str]) -> str:
+        """Register `model_uri` as a new version (creating the model on first use)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.name)
+        except MlflowException:
+            self.client.create_registered_model(self.name)
+        version = self.client.create_model_version(
+            self.name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+        )
+        return str(version.version)
+
+    def alias_version(self, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(self.name, alias).version)
+        except MlflowException:
+            return None
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every version with its aliases and tags, newest first."""
+        found = self.client.search_model_versions(f"name='{self.name}'")
+        rows = [
+            {
+                "version": str(v.version),
+                "aliases": sorted(v.aliases),
+                "run_id": v.run_id,
+                "tags": dict(v.tags),
+            }
+            for v in found
+        ]
+        return sorted(rows, key=lambda r: int(r["version"]), reverse=True)
+
+    def version_tags(self, version: str) -> dict[str, str]:
+        return dict(self.client.get_model_version(self.name, version).tags)
+
+    def tag_version(self, version: str, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.name, version, key, str(value))
+
+    def load(self, version: str):
+        """The fitted Pipeline of a version; raises RegistryError when it does not load."""
+        import mlflow
+
+        try:
+            return mlflow.sklearn.load_model(f"models:/{self.name}/{version}")
+        except Exception as exc:  # any failure to load means "not servable", whatever its type
+            raise RegistryError(
+                f"version {version} of '{self.name}' does not load: {str(exc).splitlines()[0]}"
+            ) from exc
+
+    def history(self) -> list[str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_registered_model(self.name).tags
+        except MlflowException:  # no registered model yet: no history
+            return []
+        return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+    def _move_champion(self, version: str, history: list[str]) -> None:
+        self.client.set_registered_model_alias(self.name, CHAMPION, version)
+        self.client.set_registered_model_tag(self.name, HISTORY_TAG, json.dumps(history))
+
+    def promote(
+        self,
+        version: str,
+        X_holdout: pd.DataFrame,
+        y_holdout: pd.Series,
+        threshold: float,
+        gate: GateConfig,
+        force: bool = False,
+    ) -> PromotionOutcome:
+        """Score `version` and the champion on the same holdout and apply the gate.
+
+        The challenger must load and give in-range, non-constant probabilities, else it is
+        refused whatever `force` says. A champion that no longer loads is reported and the
+        challenger is judged on the thresholds alone. `force` skips the gate and is recorded.
+        """
+        self.client.set_registered_model_alias(self.name, CHALLENGER, version)
+        previous = self.alias_version(CHAMPION)
+        try:
+            challenger = self.load(version)
+            proba = challenger.predict_proba(X_holdout)[:, 1]
+            check_scores(proba)
+        except (RegistryError, ValueError) as exc:
+            return self._record(version, False, f"refused: {exc}", previous, False, {}, {})
+        metrics = holdout_metrics(y_holdout, proba, threshold)
+        comparison, notes = None, {}
+        if previous is not None and previous != version:
+            try:
+                champion_proba = self.load(previous).predict_proba(X_holdout)[:, 1]
+                comparison = bootstrap_auc_difference(
+                    y_holdout,
+                    proba,
+                    champion_proba,
+                    n_resamples=gate.n_resamples,
+                    random_state=gate.random_state,
+                    confidence=gate.confidence,
+                )
+            except RegistryError as exc:
+                notes["champion_unloadable"] = str(exc)
+        decision = decide_promotion(metrics, gate, comparison)
+        evidence = {**decision.evidence, **notes}
+        promote, reason = decision.promote, decision.reason
+        if notes:
+            reason = f"{reason} (champion v{previous} does not load; judged on thresholds only)"
+        if force and not promote:
+            promote, reason = True, f"forced by operator; the gate said: {reason}"
+        if promote and previous != version:
+            self._move_champion(version, [*self.history(), version])
+        return self._record(version, promote, reason, previous, force, metrics, evidence)
+
+    def _record(self, version, promoted, reason, previous, forced, metrics, evidence):
+        champion = self.alias_version(CHAMPION)
+        self.tag_version(
+            version,
+            {
+                "promotion_decision": "promoted" if promoted else "refused",
+                "promotion_reason": reason[:4000],
+                "previous_champion": previous or "none",
+                "forced": forced,
+                **{f"holdout_{k}": round(v, 6) for k, v in metrics.items()},
+            },
+        )
+        return PromotionOutcome(
+            version, promoted, reason, champion, previous, forced, metrics, evidence
+        )
+
+    def rollback(self) -> tuple[str, str]:
+        """Move `champion` back to the previous champion that still loads; returns (from, to)."""
+        current = self.alias_version(CHAMPION)
+        if current is None:
+            raise RegistryError(f"'{self.name}' has no champion to roll back")
+        history = [v for v in self.history() if v != current]
+        while history:
+            candidate = history[-1]
+            try:
+                self.load(candidate)
+            except RegistryError as exc:
+                log.warning("skipping v%s in rollback: %s", candidate, exc)
+                history.pop()
+                continue
+            self._move_champion(candidate, history)
+            self.tag_version(candidate, {"rolled_back_from": current})
+            return current, candidate
+        raise RegistryError(
+            f"'{self.name}' has no earlier champion that loads; champion stays at v{current}"
+        )
+
+
+def check_scores(proba: np.ndarray) -> None:
+    """Raise ValueError unless the probabilities are finite, within [0, 1] and not constant."""
+    if not np.all(np.isfinite(proba)):
+        raise ValueError("the model returned non-finite probabilities")
+    if proba.min() < 0 or proba.max() > 1:
+        raise ValueError(f"probabilities out of [0, 1]: {proba.min():.3g}..{proba.max():.3g}")
+    if len(proba) > 1 and np.ptp(proba) == 0:
+        raise ValueError(f"the model gives every row the same probability {proba[0]:.3g}")

@@ -1,0 +1,157 @@
+"""The local Parquet IO manager: atomic writes, partitions, JSON dicts, refusals, content hashes."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetKey,
+    StaticPartitionsDefinition,
+    asset,
+    build_input_context,
+    build_output_context,
+    materialize,
+)
+
+from churn_assets.resources.parquet_io import LocalParquetIOManager, content_hash
+
+FRAME = pd.DataFrame({"customer_id": ["a", "b", "c"], "tenure": [1, 24, 60], "churned": [1, 0, 0]})
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file under `folder` (hidden ones included), relative to it."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def base_dir(tmp_path) -> Path:
+    return tmp_path / "assets"
+
+
+@pytest.fixture
+def io_manager(base_dir) -> LocalParquetIOManager:
+    return LocalParquetIOManager(base_dir=str(base_dir))
+
+
+def test_materialize_leaves_only_the_final_file(base_dir, io_manager):
+    @asset
+    def customers() -> pd.DataFrame:
+        return FRAME
+
+    result = materialize([customers], resources={"io_manager": io_manager})
+
+    assert result.success
+    assert _files(base_dir) == ["customers.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(base_dir / "customers.parquet"), FRAME)
+    metadata = result.asset_materializations_for_node("customers")[0].metadata
+    assert metadata["uri"].value == str((base_dir / "customers.parquet").resolve())
+    assert metadata["dagster/row_count"].value == 3
+    assert metadata["data_version"].value == content_hash(FRAME)
+
+
+def test_failed_write_keeps_previous_file_and_no_temp(base_dir, io_manager, monkeypatch):
+    frames = iter([FRAME, FRAME.assign(tenure=[2, 25, 61])])
+
+    @asset
+    def customers() -> pd.DataFrame:
+        return next(frames)
+
+    assert materialize([customers], resources={"io_manager": io_manager}).success
+    before = (base_dir / "customers.parquet").read_bytes()
+
+    real_replace = os.replace
+
+    def failing_replace(src, dst, *args, **kwargs):
+        if Path(dst).parent == base_dir:
+            raise OSError("disk full (simulated)")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    result = materialize([customers], resources={"io_manager": io_manager}, raise_on_error=False)
+
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert "disk full (simulated)" in failure.step_failure_data.error.to_string()
+    assert _files(base_dir) == ["customers.parquet"]
+    assert (base_dir / "customers.parquet").read_bytes() == before
+
+
+def test_partitioned_asset_is_stored_per_partition(base_dir, io_manager):
+    regions = StaticPartitionsDefinition(["north", "south"])
+    loaded: list[pd.DataFrame] = []
+
+    @asset(partitions_def=regions)
+    def regional(context) -> pd.DataFrame:
+        return FRAME.assign(region=context.partition_key)
+
+    @asset(partitions_def=regions)
+    def regional_copy(regional: pd.DataFrame) -> pd.DataFrame:
+        loaded.append(regional)
+        return regional
+
+    for key in ("south", "north"):
+        result = materialize(
+            [regional, regional_copy], resources={"io_manager": io_manager}, partition_key=key
+        )
+        assert result.success
+
+    assert _files(base_dir) == [
+        "regional/north.parquet",
+        "regional/south.parquet",
+        "regional_copy/north.parquet",
+        "regional_copy/south.parquet",
+    ]
+    assert set(pd.read_parquet(base_dir / "regional/south.parquet")["region"]) == {"south"}
+    assert [set(frame["region"]) for frame in loaded] == [{"south"}, {"north"}]
+
+
+def test_dict_output_is_stored_as_json_and_round_trips(base_dir, io_manager):
+    summary = {"rows": 3, "columns": ["customer_id", "tenure"], "nested": {"rate": 0.25}}
+    loaded: list[dict] = []
+
+    @asset
+    def stats() -> dict:
+        return summary
+
+    @asset
+    def stats_user(stats: dict) -> dict:
+        loaded.append(stats)
+        return {"seen": True}
+
+    result = materialize([stats, stats_user], resources={"io_manager": io_manager})
+
+    assert result.success
+    assert _files(base_dir) == ["stats.json", "stats_user.json"]
+    assert loaded == [summary]
+    metadata = result.asset_materializations_for_node("stats")[0].metadata
+    assert metadata["uri"].value.endswith("stats.json")
+
+
+def test_unsupported_type_raises_type_error_naming_it(base_dir, io_manager):
+    context = build_output_context(asset_key=AssetKey("ids"))
+    with pytest.raises(TypeError, match=r"not set\b"):
+        io_manager.handle_output(context, {"a", "b"})
+    assert not base_dir.exists() or _files(base_dir) == []
+
+
+def test_none_output_is_refused(io_manager):
+    context = build_output_context(asset_key=AssetKey("nothing"))
+    with pytest.raises(TypeError, match="nothing returned None"):
+        io_manager.handle_output(context, None)
+
+
+def test_loading_a_missing_asset_says_to_materialize_it(io_manager):
+    context = build_input_context(asset_key=AssetKey("customers"))
+    with pytest.raises(FileNotFoundError, match="customers.*materialize it first"):
+        io_manager.load_input(context)
+
+
+def test_content_hash_is_stable_and_sensitive():
+    assert content_hash(FRAME) == content_hash(FRAME.copy())
+    assert len(content_hash(FRAME)) == 16
+    changed = FRAME.copy()
+    changed.loc[1, "tenure"] = 25
+    assert content_hash(changed) != content_hash(FRAME)
+    assert content_hash(FRAME.rename(columns={"tenure": "months"})) != content_hash(FRAME)
+    assert content_hash(FRAME.astype({"tenure": "float64"})) != content_hash(FRAME)
