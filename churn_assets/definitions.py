@@ -2,15 +2,26 @@
 
 from dagster import Definitions, load_assets_from_modules
 
-from churn_assets.defs import evaluation, features, ingestion, registry, training, validation
-from churn_assets.defs.jobs import data_job, training_job
+from churn_assets.defs import (
+    evaluation,
+    features,
+    ingestion,
+    monitoring,
+    registry,
+    sensors,
+    training,
+    validation,
+)
+from churn_assets.defs.jobs import data_job, monitoring_job, training_job
 from churn_assets.resources.deployment import build_resources
 
 defs = Definitions(
     assets=load_assets_from_modules(
-        [ingestion, validation, features, training, evaluation, registry]
+        [ingestion, validation, features, training, evaluation, registry, monitoring]
     ),
     asset_checks=[registry.champion_loads_and_scores, registry.champion_meets_thresholds],
-    jobs=[data_job, training_job, registry.promote_model, registry.rollback_model],
+    jobs=[data_job, training_job, monitoring_job, registry.promote_model, registry.rollback_model],
+    sensors=[sensors.landing_sensor, sensors.drift_retraining_sensor, sensors.run_failure_alert],
+    schedules=[sensors.daily_data_schedule, sensors.weekly_training_schedule],
     resources=build_resources(),
 )

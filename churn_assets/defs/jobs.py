@@ -10,7 +10,17 @@ data_job = define_asset_job(
 
 training_job = define_asset_job(
     "training_job",
-    selection=AssetSelection.groups("ingestion", "validation", "features", "training", "registry"),
+    selection=AssetSelection.groups("ingestion", "validation", "features", "training", "registry")
+    | AssetSelection.assets("drift_reference"),
     description="The whole training lineage: raw data to the promoted model.",
     tags={"churn/operation": "training"},
+)
+
+monitoring_job = define_asset_job(
+    "monitoring_job",
+    selection=AssetSelection.assets(
+        "customer_batch", "batch_quarantine", "batch_predictions", "drift_report"
+    ),
+    description="One incoming batch: validate, score with the champion, report drift.",
+    tags={"churn/operation": "monitoring"},
 )

@@ -58,7 +58,10 @@ def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str
         family=family,
         version=version,
         data_source=spec_source,
-        n_rows={"train": int((features["split"] == "train").sum()), "holdout": len(features)},
+        n_rows={
+            "train": int((features["split"] == "train").sum()),
+            "holdout": int((features["split"] == "test").sum()),
+        },
         data_version=evaluation["data_version"],
         class_balance={int(k): int(v) for k, v in counts.items()},
         metrics=outcome.evidence.get("metric_intervals") or candidate["metrics"],

@@ -44,10 +44,12 @@ class ValidationConfig(Config):
     min_quality_score: float = Field(80.0, description="Min quality score (0-100).")
 
 
-def _check(name: str, passed: bool, observed, threshold, **extra) -> AssetCheckResult:
+def _check(
+    asset_key: str, name: str, passed: bool, observed, threshold, **extra
+) -> AssetCheckResult:
     return AssetCheckResult(
         check_name=name,
-        asset_key="validated_dataset",
+        asset_key=asset_key,
         passed=bool(passed),
         severity=AssetCheckSeverity.ERROR,
         description=CHECKS[name],
@@ -61,8 +63,12 @@ def quality_checks(
     kept_rows: pd.Series,
     quarantined_rows: pd.Series,
     config: ValidationConfig,
+    asset_key: str = "validated_dataset",
+    labeled: bool = True,
 ) -> list[AssetCheckResult]:
     """The six check results, each with its observed value and threshold.
+
+    For unlabeled batches (`labeled=False`) the target balance check is left out.
 
     Row accounting compares the source row numbers on both sides with the raw row count, so a row
     dropped or duplicated by any rule is caught, not just a wrong total.
@@ -75,8 +81,9 @@ def quality_checks(
     worst_invalid = max(invalid, key=invalid.get, default=None)
     worst_missing = max(report.missing_rate, key=report.missing_rate.get, default=None)
     missing = report.missing_rate.get(worst_missing, 0.0) if worst_missing else 0.0
-    return [
+    results = [
         _check(
+            asset_key,
             "schema_compliance",
             all(rate <= config.max_invalid_rate for rate in invalid.values()),
             float(invalid.get(worst_invalid, 0.0)) if worst_invalid else 0.0,
@@ -85,6 +92,7 @@ def quality_checks(
             invalid_values=MetadataValue.json(report.invalid_values),
         ),
         _check(
+            asset_key,
             "missing_values",
             missing <= config.max_missing_rate,
             float(missing),
@@ -95,6 +103,7 @@ def quality_checks(
             ),
         ),
         _check(
+            asset_key,
             "duplicate_ids",
             report.duplicate_rate <= config.max_duplicate_rate,
             float(report.duplicate_rate),
@@ -102,12 +111,14 @@ def quality_checks(
             duplicate_rows=report.duplicate_ids,
         ),
         _check(
+            asset_key,
             "target_balance",
             config.min_positive_rate <= report.positive_rate <= config.max_positive_rate,
             float(report.positive_rate),
             f"[{config.min_positive_rate}, {config.max_positive_rate}]",
         ),
         _check(
+            asset_key,
             "row_accounting",
             accounted,
             kept + quarantined,
@@ -117,6 +128,7 @@ def quality_checks(
             rows_quarantined=quarantined,
         ),
         _check(
+            asset_key,
             "quality_score",
             report.quality_score >= config.min_quality_score,
             float(report.quality_score),
@@ -124,6 +136,7 @@ def quality_checks(
             formula="100 x kept/rows_in x (1 - mean missing-cell rate of feature columns)",
         ),
     ]
+    return [r for r in results if labeled or r.check_name != "target_balance"]
 
 
 @multi_asset(

@@ -90,6 +90,8 @@ class EngineeredFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         self.n_features_in_ = X.shape[1]
+        # Recorded so the Pipeline reports the raw input columns it takes (feature_names_in_).
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -43,16 +43,14 @@ def _redact(url: str) -> str:
         return "<unparseable url>"
 
 
-def _format(path: str, declared: str) -> str:
+def file_format(path: str, declared: str = "auto") -> str:
     if declared != "auto":
         return declared
     lowered = path.lower().split("?")[0]
     return "parquet" if lowered.endswith((".parquet", ".pq")) else "csv"
 
 
-def _read_bytes(
-    payload: bytes, where: str, fmt: str, encoding: str, delimiter: str
-) -> pd.DataFrame:
+def read_bytes(payload: bytes, where: str, fmt: str, encoding: str, delimiter: str) -> pd.DataFrame:
     if not payload.strip():
         raise SourceError(f"{where} is empty: no header and no rows")
     if fmt == "parquet":
@@ -80,7 +78,7 @@ def _read_bytes(
 
 def _read_location(path: str, spec: DatasetSpec) -> pd.DataFrame:
     src = spec.source
-    fmt = _format(path, src.format)
+    fmt = file_format(path, src.format)
     if path.startswith(("http://", "https://")):
         import requests
 
@@ -107,7 +105,7 @@ def _read_location(path: str, spec: DatasetSpec) -> pd.DataFrame:
         if not file.exists():
             raise SourceError(f"source file not found: {file}")
         payload = file.read_bytes()
-    return _read_bytes(payload, path, fmt, src.encoding, src.delimiter)
+    return read_bytes(payload, path, fmt, src.encoding, src.delimiter)
 
 
 def _read_sql(spec: DatasetSpec) -> pd.DataFrame:

@@ -28,21 +28,38 @@ SIGNAL = 1.6  # scales the log-odds: the oracle reaches ROC AUC about 0.88, a go
 _BLOCK_ROWS = 50_000  # the unit of randomness: output does not depend on the caller's chunk size
 
 # Drift profiles for the monitoring demos: how far each input moves.
+_NO_DRIFT = {
+    "tenure_scale": 1.0,
+    "charge_shift": 0.0,
+    "monthly_contract_boost": 0.0,
+    "calls": 0.0,
+    "senior": 0.16,
+    "fiber": 0.44,
+    "electronic_check": 0.34,
+    "paperless": 0.59,
+}
 DRIFT_PROFILES = {
-    "none": {"tenure_scale": 1.0, "charge_shift": 0.0, "monthly_contract_boost": 0.0, "calls": 0.0},
-    "mild": {
-        "tenure_scale": 0.85,
-        "charge_shift": 5.0,
-        "monthly_contract_boost": 0.1,
-        "calls": 0.3,
-    },
+    "none": _NO_DRIFT,
+    "mild": {**_NO_DRIFT, "tenure_scale": 0.85, "charge_shift": 5.0, "calls": 0.3},
+    # Moves most columns, so Evidently-style dataset drift (half the columns) is found.
     "strong": {
+        **_NO_DRIFT,
         "tenure_scale": 0.5,
         "charge_shift": 20.0,
         "monthly_contract_boost": 0.3,
         "calls": 1.5,
+        "senior": 0.4,
+        "fiber": 0.7,
+        "electronic_check": 0.65,
+        "paperless": 0.9,
     },
 }
+
+
+def _payment_p(profile: dict) -> list[float]:
+    electronic = profile["electronic_check"]
+    rest = np.array([0.23, 0.22, 0.21]) / 0.66 * (1 - electronic)
+    return [electronic, *rest]
 
 
 def churn_logit(frame: pd.DataFrame) -> np.ndarray:
@@ -67,14 +84,15 @@ def churn_logit(frame: pd.DataFrame) -> np.ndarray:
 
 def _block(rng: np.random.Generator, n: int, start: int, drift: str) -> pd.DataFrame:
     profile = DRIFT_PROFILES[drift]
-    senior = (rng.random(n) < 0.16).astype(np.int64)
+    senior = (rng.random(n) < profile["senior"]).astype(np.int64)
     partner = YES_NO[(rng.random(n) < 0.48).astype(int)]
     dependents = YES_NO[(rng.random(n) < 0.3).astype(int)]
     tenure = np.minimum(72, np.floor(rng.exponential(28.0 * profile["tenure_scale"], n)))
     p_monthly = min(0.95, 0.55 + profile["monthly_contract_boost"])
     contract_p = [p_monthly, (1 - p_monthly) * 0.47, (1 - p_monthly) * 0.53]
     contract = CONTRACTS[rng.choice(3, size=n, p=contract_p)]
-    internet = INTERNET[rng.choice(3, size=n, p=[0.34, 0.44, 0.22])]
+    fiber = profile["fiber"]
+    internet = INTERNET[rng.choice(3, size=n, p=[(1 - fiber) * 0.6, fiber, (1 - fiber) * 0.4])]
     base_charge = np.where(internet == "Fiber optic", 85.0, np.where(internet == "DSL", 58.0, 22.0))
     monthly = np.clip(base_charge + profile["charge_shift"] + rng.normal(0, 12.0, n), 18.0, 150.0)
     total = np.round(tenure * monthly * rng.uniform(0.93, 1.07, n), 2)
@@ -92,8 +110,8 @@ def _block(rng: np.random.Generator, n: int, start: int, drift: str) -> pd.DataF
             "contract": contract,
             "internet_service": internet,
             "tech_support": tech,
-            "payment_method": PAYMENTS[rng.choice(4, size=n, p=[0.34, 0.23, 0.22, 0.21])],
-            "paperless_billing": YES_NO[(rng.random(n) < 0.59).astype(int)],
+            "payment_method": PAYMENTS[rng.choice(4, size=n, p=_payment_p(profile))],
+            "paperless_billing": YES_NO[(rng.random(n) < profile["paperless"]).astype(int)],
             "monthly_charges": np.round(monthly, 2),
             "total_charges": total,
             "support_calls": rng.poisson(1.2 + profile["calls"], n).astype(np.int64),

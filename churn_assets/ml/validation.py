@@ -181,13 +181,23 @@ def _target_labels(target: pd.Series, spec: DatasetSpec) -> tuple[str, set[str]]
     return positive, set(others)
 
 
-def validate(raw: pd.DataFrame, spec: DatasetSpec) -> ValidationResult:
+def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) -> ValidationResult:
     """Apply the row-level rules of the module docstring.
 
     Returns the validated rows (numeric columns as float, categorical as text, target as 0/1 in
     `churned`, original row number in `_source_row`) and the quarantined rows (raw values as text
     plus `_reasons`). Raises SchemaError when the table as a whole does not fit the spec.
+
+    With `require_target=False` (incoming batches scored before their labels arrive) the target
+    may be absent or missing; labels that are present are still checked and mapped.
     """
+    labeled = spec.target_column in raw.columns
+    if require_target:
+        _require_target_column(raw, spec)
+    return _validate(raw, spec, require_target, labeled)
+
+
+def _require_target_column(raw: pd.DataFrame, spec: DatasetSpec) -> None:
     if spec.target_column not in raw.columns:
         hint = "set target_column in the dataset spec"
         if len(raw.columns) == 1 and any(sep in str(raw.columns[0]) for sep in ";\t|"):
@@ -196,6 +206,11 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec) -> ValidationResult:
             f"target column '{spec.target_column}' is not in the table "
             f"(columns: {list(raw.columns)}); {hint}"
         )
+
+
+def _validate(
+    raw: pd.DataFrame, spec: DatasetSpec, require_target: bool, labeled: bool
+) -> ValidationResult:
     if spec.id_column and spec.id_column not in raw.columns:
         raise SchemaError(
             f"id column '{spec.id_column}' is not in the table (columns: {list(raw.columns)}); "
@@ -243,19 +258,31 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec) -> ValidationResult:
 
     problems.append(("duplicate_id", dup, duplicate_message))
 
-    target_raw = raw[spec.target_column].reset_index(drop=True)
-    positive, negatives = _target_labels(target_raw, spec)
-    labels = _on_uniques(target_raw, lambda u: u.map(_norm_label))
-    problems.append(("missing_target", labels.isna().to_numpy(), constant("target is missing")))
-    unknown = (~labels.isin([positive, *negatives]) & labels.notna()).to_numpy()
-    problems.append(
-        (
-            "invalid_target",
-            unknown,
-            quoted(f"target '{spec.target_column}' value '", labels, "' is not a known label"),
+    if labeled:
+        target_raw = raw[spec.target_column].reset_index(drop=True)
+        labels = _on_uniques(target_raw, lambda u: u.map(_norm_label))
+        if require_target:
+            positive, negatives = _target_labels(target_raw, spec)
+            problems.append(
+                ("missing_target", labels.isna().to_numpy(), constant("target is missing"))
+            )
+        else:  # a batch may hold only churners or none; unlabeled rows are expected
+            positive = _norm_label(spec.positive_label)
+            declared = spec.negative_labels
+            negatives = {_norm_label(v) for v in declared} if declared else set(labels.dropna())
+            negatives.discard(positive)
+        unknown = (~labels.isin([positive, *negatives]) & labels.notna()).to_numpy()
+        problems.append(
+            (
+                "invalid_target",
+                unknown,
+                quoted(f"target '{spec.target_column}' value '", labels, "' is not a known label"),
+            )
         )
-    )
-    out[TARGET] = (labels == positive).astype(np.int8)
+        if require_target:  # rows without a label are quarantined, so 0/1 is complete
+            out[TARGET] = (labels == positive).astype(np.int8)
+        else:
+            out[TARGET] = (labels == positive).astype("Int8").where(labels.notna(), pd.NA)
 
     invalid_values: dict[str, int] = {}
     for col in types.numeric:
@@ -340,7 +367,7 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec) -> ValidationResult:
         missing_rate=missing_rate,
         invalid_values=invalid_values,
         duplicate_ids=int(dup.sum()),
-        positive_rate=float(valid[TARGET].mean()) if len(valid) else 0.0,
+        positive_rate=float(valid[TARGET].mean()) if len(valid) and TARGET in valid else 0.0,
         types=types,
         quality_score=round(100.0 * kept_share * (1.0 - mean_missing), 2),
     )

@@ -237,3 +237,5 @@ def test_search_budget_is_validated():
         SearchBudget(cv_folds=1)
     with pytest.raises(ValueError, match="n_iter must be >= 1"):
         SearchBudget(n_iter=0)
+    with pytest.raises(ValueError, match="threads must be >= 1 or None"):
+        SearchBudget(threads=0)

@@ -1,0 +1,154 @@
+"""Sensors and schedules: new batch files, drift-triggered retraining, failure alerts."""
+
+import json
+import os
+import time
+
+import requests
+from dagster import (
+    AssetKey,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from churn_assets.defs.jobs import data_job, monitoring_job, training_job
+from churn_assets.defs.monitoring import batches
+from churn_assets.resources.landing import LandingResource
+
+MAX_RUNS_PER_TICK = 10
+DEFAULT_COOLDOWN_HOURS = 24.0
+
+
+@sensor(
+    job=monitoring_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="One monitoring run per new or changed file in the landing location.",
+)
+def landing_sensor(context: SensorEvaluationContext, landing: LandingResource):
+    """Cursor: JSON {file name: version stamp} of files already requested. A file is requested
+    again only when its stamp changes; the run key (name + stamp) keeps a daemon restart from
+    double-processing; at most MAX_RUNS_PER_TICK runs per tick, the rest on the next tick."""
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    found = landing.list_batches()
+    new = [name for name, stamp in sorted(found.items()) if seen.get(name) != stamp]
+    if not new:
+        return SkipReason(f"no new batch files ({len(found)} known)")
+    picked = new[:MAX_RUNS_PER_TICK]
+    for name in picked:
+        seen[name] = found[name]
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"{name}:{found[name]}",
+                partition_key=name,
+                tags={"churn/batch": name},
+            )
+            for name in picked
+        ],
+        dynamic_partitions_requests=[
+            batches.build_add_request([n for n in picked if not _known(context, n)])
+        ],
+        cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+def _known(context: SensorEvaluationContext, name: str) -> bool:
+    return context.instance.has_dynamic_partition(batches.name, name)
+
+
+def cooldown_hours() -> float:
+    return float(os.environ.get("CHURN_RETRAIN_COOLDOWN_HOURS", DEFAULT_COOLDOWN_HOURS))
+
+
+@sensor(
+    job=training_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Retrain when a drift report finds dataset drift, at most once per cooldown.",
+)
+def drift_retraining_sensor(context: SensorEvaluationContext):
+    """Reads new `drift_report` materializations after the cursor's event id. Dataset drift
+    requests `training_job` (which passes the same checks and promotion gate) unless a retrain
+    was requested within the cooldown (CHURN_RETRAIN_COOLDOWN_HOURS, default 24). Cursor: JSON
+    {"event_id": last seen, "last_trigger": unix time}."""
+    state = json.loads(context.cursor) if context.cursor else {"event_id": 0, "last_trigger": 0}
+    records = context.instance.fetch_materializations(
+        AssetKey("drift_report"), limit=100, ascending=True, cursor=None
+    ).records
+    fresh = [r for r in records if r.storage_id > state["event_id"]]
+    if not fresh:
+        return SkipReason("no new drift reports")
+    state["event_id"] = max(r.storage_id for r in fresh)
+    drifted = [
+        r
+        for r in fresh
+        if r.asset_materialization
+        and r.asset_materialization.metadata.get("dataset_drift")
+        and r.asset_materialization.metadata["dataset_drift"].value
+    ]
+    if not drifted:
+        return SensorResult(
+            skip_reason="new drift reports, none with dataset drift", cursor=json.dumps(state)
+        )
+    now = time.time()
+    since = now - state["last_trigger"]
+    if since < cooldown_hours() * 3600:
+        return SensorResult(
+            skip_reason=f"dataset drift found, but retraining ran {since / 3600:.1f} h ago "
+            f"(cooldown {cooldown_hours()} h)",
+            cursor=json.dumps(state),
+        )
+    latest = drifted[-1]
+    md = latest.asset_materialization.metadata
+    batch = md["batch"].value if "batch" in md else latest.partition_key
+    share = md["drift_share"].value
+    state["last_trigger"] = now
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"drift-retrain-{latest.storage_id}",
+                tags={
+                    "churn/trigger": "drift",
+                    "churn/reason": f"dataset drift in batch {batch}: share {share:.2f}",
+                },
+            )
+        ],
+        cursor=json.dumps(state),
+    )
+
+
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Log every failed run; POST it to CHURN_ALERT_WEBHOOK_URL when set.",
+)
+def run_failure_alert(context: RunFailureSensorContext):
+    run = context.dagster_run
+    message = f"run {run.run_id} of {run.job_name} failed: {context.failure_event.message}"
+    context.log.error(message)
+    url = os.environ.get("CHURN_ALERT_WEBHOOK_URL")
+    if url:
+        response = requests.post(url, json={"text": message, "run_id": run.run_id}, timeout=10)
+        response.raise_for_status()
+
+
+daily_data_schedule = ScheduleDefinition(
+    job=data_job,
+    cron_schedule="0 2 * * *",
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="Daily: reload, validate and split the training table.",
+)
+weekly_training_schedule = ScheduleDefinition(
+    job=training_job,
+    cron_schedule="0 3 * * 1",
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="Weekly: retrain, evaluate and run the promotion gate.",
+)
