@@ -21,7 +21,12 @@ defs = Definitions(
     ),
     asset_checks=[registry.champion_loads_and_scores, registry.champion_meets_thresholds],
     jobs=[data_job, training_job, monitoring_job, registry.promote_model, registry.rollback_model],
-    sensors=[sensors.landing_sensor, sensors.drift_retraining_sensor, sensors.run_failure_alert],
+    sensors=[
+        sensors.landing_sensor,
+        sensors.drift_retraining_sensor,
+        sensors.run_failure_alert,
+        sensors.run_success_metrics,
+    ],
     schedules=[sensors.daily_data_schedule, sensors.weekly_training_schedule],
     resources=build_resources(),
 )

@@ -15,6 +15,23 @@ def table_md(frame: pd.DataFrame, floatfmt: str = ".4g") -> MetadataValue:
     return MetadataValue.md(frame.to_markdown(index=False, floatfmt=floatfmt))
 
 
+def push_metrics(context, what: str, push) -> dict:
+    """Call a metrics push; a Pushgateway that is down is logged and shown, never hidden.
+
+    Observability must not stop a promotion or a scoring run, so the failure is a warning in the
+    log and `metrics_pushed: false` with the error in the materialization's metadata (and the
+    ChurnPushgatewayDown alert fires).
+    """
+    from churn_assets.resources.metrics import MetricsPushError
+
+    try:
+        result = push()
+    except MetricsPushError as exc:
+        context.log.warning(f"{what} metrics not pushed: {exc}")
+        return {"metrics_pushed": False, "metrics_error": str(exc)}
+    return {"metrics_pushed": result.pushed}
+
+
 def png(image: bytes, alt: str) -> MetadataValue:
     """A PNG shown inline in the Dagster UI (markdown with a data URI)."""
     encoded = base64.b64encode(image).decode()

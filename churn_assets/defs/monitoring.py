@@ -24,7 +24,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from churn_assets.defs.metadata import png, preview, table_md
+from churn_assets.defs.metadata import png, preview, push_metrics, table_md
 from churn_assets.defs.training import split_xy
 from churn_assets.defs.validation import CHECKS, ValidationConfig, quality_checks
 from churn_assets.ml.drift import DriftConfig, build_reference, compute_drift
@@ -35,6 +35,7 @@ from churn_assets.ml.sources import file_format, read_bytes
 from churn_assets.ml.validation import ROW_COLUMN, TARGET, validate
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.landing import LandingResource
+from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHAMPION, RegistryError
 from churn_assets.resources.reports import ReportStore
@@ -202,6 +203,7 @@ def batch_predictions(
     config: ScoringConfig,
     mlflow_tracking: MlflowResource,
     dataset: DatasetResource,
+    metrics: MetricsResource,
     customer_batch: pd.DataFrame,
     drift_reference: pd.DataFrame,
 ):
@@ -227,13 +229,20 @@ def batch_predictions(
         baseline = drift_reference.attrs["baseline"]
         rows = customer_batch.loc[explain, inputs]
         out.loc[explain, "top_reasons"] = top_reasons(model, rows, baseline, k=config.top_k)
+    mean_score = float(proba.mean()) if len(out) else 0.0
+    pushed = push_metrics(
+        context,
+        "prediction",
+        lambda: metrics.record_predictions(context.partition_key, len(out), mean_score),
+    )
     yield Output(
         out,
         metadata={
+            **pushed,
             "champion_version": version,
             "threshold": threshold,
             "rows": len(out),
-            "mean_score": float(proba.mean()) if len(out) else 0.0,
+            "mean_score": mean_score,
             "predicted_churners": int(out["churn_predicted"].sum()),
             "preview": preview(out.sort_values(SCORE, ascending=False), rows=8),
         },
@@ -302,6 +311,7 @@ def drift_report(
     context: AssetExecutionContext,
     config: DriftSettings,
     reports: ReportStore,
+    metrics: MetricsResource,
     customer_batch: pd.DataFrame,
     batch_predictions: pd.DataFrame,
     drift_reference: pd.DataFrame,
@@ -320,9 +330,22 @@ def drift_report(
     features_table = table[table["kind"].isin(["numeric", "categorical"])]
     drifted = features_table.loc[features_table["drifted"], "feature"].tolist()
     top = plot_top_drifted(reference, current, report, top_n=4)
+    scores = {
+        c.column: float(c.distance if c.distance is not None else c.statistic or 0.0)
+        for c in report.columns
+        if c.kind in ("numeric", "categorical") and c.tested
+    }
+    pushed = push_metrics(
+        context,
+        "drift",
+        lambda: metrics.record_drift(
+            name, report.drift_share, report.dataset_drift, scores, drifted_features=drifted
+        ),
+    )
     yield Output(
         report.to_dict(),
         metadata={
+            **pushed,
             "dataset_drift": report.dataset_drift,
             "drift_share": report.drift_share,
             "drifted_features": MetadataValue.json(drifted),

@@ -19,10 +19,12 @@ from dagster import (
 )
 from pydantic import Field
 
+from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.training import split_xy
 from churn_assets.ml.promotion import GateConfig, render_model_card
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHAMPION, RegistryError, check_scores
 
@@ -84,6 +86,7 @@ def promoted_model(
     config: GateSettings,
     mlflow_tracking: MlflowResource,
     dataset: DatasetResource,
+    metrics: MetricsResource,
     model_evaluation: dict,
     features: pd.DataFrame,
 ) -> Output[dict]:
@@ -130,6 +133,13 @@ def promoted_model(
     (context.log.info if outcome.promoted else context.log.warning)(
         f"v{version} ({best}): {outcome.reason}"
     )
+    pushed = {}
+    if outcome.promoted:
+        pushed = push_metrics(
+            context,
+            "champion",
+            lambda: metrics.record_champion(registry.name, version, outcome.metrics),
+        )
     record = {
         **outcome.to_dict(),
         "family": best,
@@ -150,6 +160,7 @@ def promoted_model(
             "holdout_metrics": MetadataValue.json(outcome.metrics),
             "evidence": MetadataValue.json(outcome.evidence),
             "model_card": MetadataValue.md(card),
+            **pushed,
         },
     )
 

@@ -7,21 +7,25 @@ import time
 import requests
 from dagster import (
     AssetKey,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
+    RunStatusSensorContext,
     ScheduleDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     run_failure_sensor,
+    run_status_sensor,
     sensor,
 )
 
 from churn_assets.defs.jobs import data_job, monitoring_job, training_job
 from churn_assets.defs.monitoring import batches
 from churn_assets.resources.landing import LandingResource
+from churn_assets.resources.metrics import MetricsResource
 
 MAX_RUNS_PER_TICK = 10
 DEFAULT_COOLDOWN_HOURS = 24.0
@@ -126,14 +130,31 @@ def drift_retraining_sensor(context: SensorEvaluationContext):
     )
 
 
+def _record_run(context, metrics: MetricsResource, status: str) -> None:
+    run = context.dagster_run
+    stats = context.instance.get_run_stats(run.run_id)
+    duration = (stats.end_time or time.time()) - (stats.start_time or time.time())
+    metrics.record_run(run.job_name, status, duration)
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Push each successful run's duration to the Pushgateway (production).",
+)
+def run_success_metrics(context: RunStatusSensorContext, metrics: MetricsResource):
+    _record_run(context, metrics, "success")
+
+
 @run_failure_sensor(
     default_status=DefaultSensorStatus.STOPPED,
-    description="Log every failed run; POST it to CHURN_ALERT_WEBHOOK_URL when set.",
+    description="Log every failed run, push it as a metric, POST it to CHURN_ALERT_WEBHOOK_URL.",
 )
-def run_failure_alert(context: RunFailureSensorContext):
+def run_failure_alert(context: RunFailureSensorContext, metrics: MetricsResource):
     run = context.dagster_run
     message = f"run {run.run_id} of {run.job_name} failed: {context.failure_event.message}"
     context.log.error(message)
+    _record_run(context, metrics, "failure")
     url = os.environ.get("CHURN_ALERT_WEBHOOK_URL")
     if url:
         response = requests.post(url, json={"text": message, "run_id": run.run_id}, timeout=10)

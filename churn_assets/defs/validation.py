@@ -19,9 +19,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from churn_assets.defs.metadata import preview, table_md
+from churn_assets.defs.metadata import preview, push_metrics, table_md
 from churn_assets.ml.validation import REASONS_COLUMN, ROW_COLUMN, ValidationReport, validate
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.metrics import MetricsResource
 
 CHECKS = {
     "schema_compliance": "required columns present and each numeric column's values parse",
@@ -163,6 +164,7 @@ def validate_dataset(
     context: AssetExecutionContext,
     config: ValidationConfig,
     dataset: DatasetResource,
+    metrics: MetricsResource,
     raw_dataset: pd.DataFrame,
 ):
     """Split raw rows into validated and quarantined; yields both and the six blocking checks.
@@ -182,10 +184,22 @@ def validate_dataset(
         [{"column": c, "role": "feature", "how": h} for c, h in types.how.items()]
         + [{"column": c, "role": "excluded", "how": why} for c, why in types.excluded.items()]
     )
+    pushed = push_metrics(
+        context,
+        "data quality",
+        lambda: metrics.record_data_quality(
+            spec.name,
+            report.rows_in,
+            report.rows_kept,
+            report.rows_quarantined,
+            report.quality_score,
+        ),
+    )
     yield Output(
         result.valid,
         output_name="validated_dataset",
         metadata={
+            **pushed,
             "rows_in": report.rows_in,
             "rows_kept": report.rows_kept,
             "rows_quarantined": report.rows_quarantined,

@@ -9,6 +9,7 @@ from dagster_aws.s3 import S3Resource
 
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.landing import LocalLanding, S3Landing
+from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.parquet_io import LocalParquetIOManager, S3ParquetIOManager
 from churn_assets.resources.reports import LocalReports, S3Reports
@@ -46,16 +47,26 @@ def build_resources(deployment: Deployment | None = None) -> dict:
                 folder=os.environ.get("CHURN_LANDING_DIR", str(home / "landing"))
             ),
             "reports": LocalReports(folder=str(home / "reports")),
+            # Local runs push nowhere unless CHURN_PUSHGATEWAY_URL is set.
+            "metrics": MetricsResource(
+                pushgateway_url=os.environ.get("CHURN_PUSHGATEWAY_URL") or None,
+                deployment="local",
+            ),
         }
     # The endpoint is optional (real AWS needs none; MinIO or moto do), so it is only read when set.
     endpoint = EnvVar("CHURN_S3_ENDPOINT_URL") if os.getenv("CHURN_S3_ENDPOINT_URL") else None
     prefix = EnvVar("CHURN_S3_PREFIX") if os.getenv("CHURN_S3_PREFIX") else "churn-assets"
+    pushgateway = os.getenv("CHURN_PUSHGATEWAY_URL")  # runs are short-lived pods: push, not scrape
     s3 = S3Resource(endpoint_url=endpoint)
     bucket = EnvVar("CHURN_S3_BUCKET")
     return {
         "io_manager": S3ParquetIOManager(s3=s3, bucket=bucket, prefix=prefix),
         "landing": S3Landing(s3=s3, bucket=bucket, prefix="landing"),
         "reports": S3Reports(s3=s3, bucket=bucket, prefix="reports"),
+        "metrics": MetricsResource(
+            pushgateway_url=EnvVar("CHURN_PUSHGATEWAY_URL") if pushgateway else None,
+            deployment="production",
+        ),
         "dataset": dataset,
         "mlflow_tracking": MlflowResource(
             tracking_uri=EnvVar("MLFLOW_TRACKING_URI"),

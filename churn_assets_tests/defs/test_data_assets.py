@@ -7,6 +7,7 @@ from dagster import AssetKey, DagsterInstance, load_assets_from_modules, materia
 from churn_assets.defs import features, ingestion, validation
 from churn_assets.ml.features import SPLIT
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 
 ASSETS = load_assets_from_modules([ingestion, validation, features])
@@ -18,6 +19,7 @@ def run(tmp_path, spec="synthetic", n_rows=3_000, run_config=None):
         resources={
             "io_manager": LocalParquetIOManager(base_dir=str(tmp_path / "assets")),
             "dataset": DatasetResource(spec=spec, n_rows=n_rows),
+            "metrics": MetricsResource(deployment="test"),
         },
         instance=DagsterInstance.ephemeral(),
         run_config=run_config,
