@@ -82,11 +82,20 @@ class _ParquetIOManagerBase(ConfigurableIOManager):
     @abstractmethod
     def _exists(self, relative: str) -> bool: ...
 
+    @abstractmethod
+    def _delete(self, relative: str) -> None: ...
+
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
             raise TypeError(f"asset {context.asset_key.to_user_string()} returned None")
         payload, suffix, metadata = _serialize(obj)
-        uri = self._write(f"{self._relative(context)}.{suffix}", payload)
+        relative = self._relative(context)
+        uri = self._write(f"{relative}.{suffix}", payload)
+        # An asset that changed type (a DataFrame, now a dict) must not leave its old value to be
+        # loaded instead of the new one.
+        for other in {"parquet", "json"} - {suffix}:
+            if self._exists(f"{relative}.{other}"):
+                self._delete(f"{relative}.{other}")
         metadata["uri"] = MetadataValue.path(uri)
         metadata["size_bytes"] = MetadataValue.int(len(payload))
         context.add_output_metadata(metadata)
@@ -130,6 +139,9 @@ class LocalParquetIOManager(_ParquetIOManagerBase):
     def _exists(self, relative: str) -> bool:
         return self._path(relative).exists()
 
+    def _delete(self, relative: str) -> None:
+        self._path(relative).unlink(missing_ok=True)
+
 
 class S3ParquetIOManager(_ParquetIOManagerBase):
     """Parquet objects under s3://bucket/prefix (the production deployment)."""
@@ -161,3 +173,6 @@ class S3ParquetIOManager(_ParquetIOManagerBase):
         client = self.s3.get_client()
         found = client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(relative), MaxKeys=1)
         return any(item["Key"] == self._key(relative) for item in found.get("Contents", []))
+
+    def _delete(self, relative: str) -> None:
+        self.s3.get_client().delete_object(Bucket=self.bucket, Key=self._key(relative))

@@ -155,3 +155,22 @@ def test_content_hash_is_stable_and_sensitive():
     assert content_hash(changed) != content_hash(FRAME)
     assert content_hash(FRAME.rename(columns={"tenure": "months"})) != content_hash(FRAME)
     assert content_hash(FRAME.astype({"tenure": "float64"})) != content_hash(FRAME)
+
+
+def test_an_asset_that_changes_type_leaves_no_stale_value(tmp_path):
+    from dagster import asset as dg_asset
+    from dagster import materialize as dg_materialize
+
+    io = LocalParquetIOManager(base_dir=str(tmp_path / "assets"))
+
+    @dg_asset(name="shifty")
+    def as_frame() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    @dg_asset(name="shifty")
+    def as_dict() -> dict:
+        return {"a": 1}
+
+    assert dg_materialize([as_frame], resources={"io_manager": io}).success
+    assert dg_materialize([as_dict], resources={"io_manager": io}).success
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["shifty.json"]
