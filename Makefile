@@ -9,7 +9,7 @@ export CHURN_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
 JOB ?= training_job
 PORT ?= 3000
 
-.PHONY: install run dev mlflow-ui test lint format bench clean
+.PHONY: install run dev mlflow-ui demo-drift test lint format bench clean
 
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ dev: install
 mlflow-ui: install
 	@echo "MLflow UI: http://127.0.0.1:5000"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CHURN_HOME)/mlflow.db -h 127.0.0.1 -p 5000
+
+demo-drift: install
+	$(BIN)/python scripts/demo_drift.py
 
 test: install
 	$(BIN)/python -m pytest -q
