@@ -13,7 +13,7 @@ from churn_assets.defs import (
     validation,
 )
 from churn_assets.defs.jobs import data_job, monitoring_job, training_job
-from churn_assets.resources.deployment import build_resources
+from churn_assets.resources.deployment import build_executor, build_resources
 
 defs = Definitions(
     assets=load_assets_from_modules(
@@ -29,4 +29,5 @@ defs = Definitions(
     ],
     schedules=[sensors.daily_data_schedule, sensors.weekly_training_schedule],
     resources=build_resources(),
+    executor=build_executor(),
 )

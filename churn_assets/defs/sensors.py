@@ -7,6 +7,7 @@ import time
 import requests
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -85,10 +86,13 @@ def drift_retraining_sensor(context: SensorEvaluationContext):
     was requested within the cooldown (CHURN_RETRAIN_COOLDOWN_HOURS, default 24). Cursor: JSON
     {"event_id": last seen, "last_trigger": unix time}."""
     state = json.loads(context.cursor) if context.cursor else {"event_id": 0, "last_trigger": 0}
-    records = context.instance.fetch_materializations(
-        AssetKey("drift_report"), limit=100, ascending=True, cursor=None
+    # Page from the cursor's event id: reading the first 100 records again would never reach
+    # reports after the hundredth.
+    fresh = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("drift_report"), after_storage_id=state["event_id"]),
+        limit=100,
+        ascending=True,
     ).records
-    fresh = [r for r in records if r.storage_id > state["event_id"]]
     if not fresh:
         return SkipReason("no new drift reports")
     state["event_id"] = max(r.storage_id for r in fresh)

@@ -6,8 +6,11 @@ parameters, CV metrics, the threshold chosen out of fold); the fitted Pipeline l
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 from functools import cache
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -24,6 +27,7 @@ from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
 from churn_assets.resources.parquet_io import content_hash
 
 CODE_VERSION = "1"
+ML_PACKAGE = Path(__file__).resolve().parents[1]  # churn_assets/, whose ml/ the models need
 # skops loads only the types listed here; no pickle is ever executed when a model is loaded.
 SKOPS_TRUSTED_TYPES = [
     "churn_assets.ml.features.EngineeredFeatures",
@@ -86,19 +90,40 @@ def run_tags(context: AssetExecutionContext, data_version: str) -> dict[str, str
     }
 
 
+@cache
+def model_requirements() -> list[str]:
+    """Pinned requirements of a logged model, listed rather than inferred: MLflow's inference
+    imports the model in a subprocess on every log, seconds per model."""
+    from importlib.metadata import version
+
+    packages = ["mlflow", "scikit-learn", "xgboost", "skops", "pandas", "numpy", "scipy"]
+    return [f"{name}=={version(name)}" for name in packages]
+
+
 def log_pipeline(pipeline, X: pd.DataFrame, name: str = "model"):
-    """Log the fitted Pipeline as an MLflow model over the raw columns (skops, predict_proba)."""
+    """Log the fitted Pipeline as an MLflow model over the raw columns (skops, predict_proba).
+
+    The model carries `churn_assets/ml` as code, so it loads (its EngineeredFeatures step
+    included) wherever MLflow runs, without installing this project."""
     example = X.head(5)
     signature = infer_signature(example, pipeline.predict_proba(example))
-    return mlflow.sklearn.log_model(
-        pipeline,
-        name=name,
-        signature=signature,
-        input_example=example,
-        serialization_format="skops",
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        pyfunc_predict_fn="predict_proba",
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        code = Path(tmp) / "churn_assets"
+        shutil.copytree(
+            ML_PACKAGE / "ml", code / "ml", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        (code / "__init__.py").write_text("")
+        return mlflow.sklearn.log_model(
+            pipeline,
+            name=name,
+            signature=signature,
+            input_example=example,
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=model_requirements(),
+            code_paths=[str(code)],
+        )
 
 
 def train_and_log(
@@ -168,6 +193,7 @@ def train_and_log(
         record,
         metadata={
             "mlflow_run_id": run.info.run_id,
+            "mlflow_run": mlflow_resource.run_link(run.info.run_id),
             "model_uri": model_info.model_uri,
             "cv_roc_auc": result.cv_metrics["cv_roc_auc_mean"],
             "holdout_roc_auc": test_metrics["roc_auc"],

@@ -73,3 +73,29 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             artifact_location=os.environ.get("CHURN_MLFLOW_ARTIFACTS") or None,
         ),
     }
+
+
+def build_executor(deployment: Deployment | None = None):
+    """Production runs each step in its own pod (`k8s_job_executor`); local uses the default.
+
+    Steps without a `dagster-k8s/config` tag get the default pod size below; the training
+    families name bigger pods on their assets.
+    """
+    if (deployment or get_deployment()) == "local":
+        return None
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor.configured(
+        {
+            "max_concurrent": 4,
+            "step_k8s_config": {
+                "container_config": {
+                    "resources": {
+                        "requests": {"cpu": "500m", "memory": "1Gi"},
+                        "limits": {"cpu": "1", "memory": "2Gi"},
+                    }
+                }
+            },
+        },
+        name="churn_k8s_executor",
+    )

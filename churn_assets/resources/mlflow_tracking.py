@@ -9,6 +9,7 @@ dagster-mlflow's `dagster_run_id` tag, so runs are found the same way.
 """
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,11 @@ class MlflowResource(ConfigurableResource):
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
+        # MLflow's HTTP client retries every request itself (7 times, backoff from 2 s: about four
+        # minutes per call against a closed port), which made connect_retries meaningless. Bound
+        # them by connect_retries too, unless the environment already sets them.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.connect_retries))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
     def _retrying(self, what: str, fn, *args, **kwargs):
         from mlflow.exceptions import MlflowException
@@ -68,6 +74,13 @@ class MlflowResource(ConfigurableResource):
         from mlflow import MlflowClient
 
         return MlflowClient(self.tracking_uri, self.registry_uri or self.tracking_uri)
+
+    def run_link(self, run_id: str) -> str:
+        """Where a person opens the run: the server's UI page, or the run id for a local store."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            base = self.tracking_uri.rstrip("/")
+            return f"{base}/#/experiments/{self.experiment_id()}/runs/{run_id}"
+        return f"runs:/{run_id} in {self.tracking_uri} (make mlflow-ui)"
 
     def registry(self):
         """The registered model's registry operations (see `model_registry.ModelRegistry`)."""
