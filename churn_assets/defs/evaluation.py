@@ -4,7 +4,7 @@ import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
-from churn_assets.defs.metadata import png, table_md
+from churn_assets.defs.metadata import png, table_md, upstream_data_version
 from churn_assets.defs.training import run_tags, split_xy
 from churn_assets.ml.evaluation import (
     compare_candidates,
@@ -19,7 +19,6 @@ from churn_assets.ml.evaluation import (
 )
 from churn_assets.ml.models import FAMILIES
 from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
-from churn_assets.resources.parquet_io import content_hash
 
 IMPORTANCE_ROWS = 2_000  # permutation importance on a seeded sample keeps 1M-row holdouts cheap
 
@@ -71,7 +70,7 @@ def model_evaluation(
             models[best], sample, y_test.loc[sample.index], table=importance
         ),
     }
-    data_version = content_hash(features)
+    data_version = upstream_data_version(context, "features")
     with mlflow_tracking.start_run("model_evaluation", run_tags(context, data_version)) as run:
         mlflow.log_table(table, "comparison.json")
         mlflow.log_table(importance, "feature_importance.json")

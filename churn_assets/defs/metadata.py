@@ -15,6 +15,18 @@ def table_md(frame: pd.DataFrame, floatfmt: str = ".4g") -> MetadataValue:
     return MetadataValue.md(frame.to_markdown(index=False, floatfmt=floatfmt))
 
 
+def upstream_data_version(context, key: str) -> str:
+    """The `data_version` the IO manager recorded on the latest materialization of `key`."""
+    from dagster import AssetKey
+
+    event = context.instance.get_latest_materialization_event(AssetKey(key))
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get("data_version") if materialization else None
+    if value is None:
+        raise ValueError(f"asset '{key}' has no recorded data_version; rematerialize it")
+    return str(value.value)
+
+
 def push_metrics(context, what: str, push) -> dict:
     """Call a metrics push; a Pushgateway that is down is logged and shown, never hidden.
 

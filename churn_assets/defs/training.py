@@ -18,13 +18,12 @@ from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Outpu
 from mlflow.models import infer_signature
 from pydantic import Field
 
-from churn_assets.defs.metadata import png, table_md
+from churn_assets.defs.metadata import png, table_md, upstream_data_version
 from churn_assets.ml.evaluation import choose_threshold, holdout_metrics, plot_confusion_matrix
 from churn_assets.ml.features import SPLIT, FeatureSpec, build_preprocessor
 from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
-from churn_assets.resources.parquet_io import content_hash
 
 CODE_VERSION = "1"
 ML_PACKAGE = Path(__file__).resolve().parents[1]  # churn_assets/, whose ml/ the models need
@@ -135,7 +134,7 @@ def train_and_log(
 ) -> Output[dict]:
     X_train, y_train, fspec = split_xy(features, "train")
     X_test, y_test, _ = split_xy(features, "test")
-    data_version = content_hash(features)
+    data_version = upstream_data_version(context, "features")
     budget = SearchBudget(
         n_iter=config.n_iter, cv_folds=config.cv_folds, random_state=config.random_state
     )
