@@ -96,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("version")
     promote.add_argument("--force", action="store_true", help="skip the gate (recorded)")
     sub.add_parser("rollback", help="champion back to the previous champion that loads")
+    serve_parser = sub.add_parser("serve", help="serve the MLflow champion over HTTP")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from churn_assets.serving.server import serve
+
+        return serve(args.host, args.port)
     if args.command == "run":
         return run(args.job, args.spec)
     if args.command == "models":

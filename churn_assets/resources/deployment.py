@@ -83,6 +83,8 @@ def build_executor(deployment: Deployment | None = None):
     """
     if (deployment or get_deployment()) == "local":
         return None
+    if os.environ.get("CHURN_EXECUTOR") == "multiprocess":  # production outside Kubernetes
+        return None
     from dagster_k8s import k8s_job_executor
 
     return k8s_job_executor.configured(
