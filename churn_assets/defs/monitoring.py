@@ -244,7 +244,7 @@ def batch_predictions(
             "rows": len(out),
             "mean_score": mean_score,
             "predicted_churners": int(out["churn_predicted"].sum()),
-            "preview": preview(out.sort_values(SCORE, ascending=False), rows=8),
+            "preview": preview(out.nlargest(8, SCORE), rows=8),
         },
     )
     nulls = float(out[SCORE].isna().mean()) if len(out) else 0.0

@@ -48,10 +48,11 @@ def top_reasons(
     values = effects.to_numpy()
     order = np.argsort(-values, axis=1)[:, :k]
     columns = np.asarray(effects.columns)
+    cells = X.to_numpy(dtype=object)  # one conversion instead of an .iat lookup per reason
     reasons = []
     for i, picks in enumerate(order):
         parts = [
-            f"{columns[j]}={X.iat[i, j]} ({values[i, j]:+.3f})"
+            f"{columns[j]}={cells[i, j]} ({values[i, j]:+.3f})"
             for j in picks
             if values[i, j] >= min_effect
         ]

@@ -1,0 +1,334 @@
+"""Scoring benchmark: rows per second of the batch scoring path against bare `predict_proba`.
+
+One XGBoost Pipeline (`build_preprocessor` + `build_pipeline`, fixed mid-space parameters) is fit
+once on 50k validated synthetic rows; the batch to score is validated synthetic data of another
+seed. Both are stored (Parquet + pickle) by `prepare`, so neither data generation nor fitting is
+ever timed. Then, each in a fresh process, on the same rows:
+
+- (a) `bare`: `pipeline.predict_proba(X)[:, 1]` on the raw input columns, already selected.
+- (b) `path`: what `churn_assets/defs/monitoring.py::batch_predictions` does outside Dagster with
+  `reasons_for="none"`: select the model's inputs from the validated batch, probability, decision
+  at the threshold, the output frame, the explain selection, mean score, the `preview` metadata
+  (sort by score, markdown of the top rows) and the three checks' statistics. Mirrored in
+  `score_batch` below (no code of the asset is factored out).
+- (c) `reasons`: the same with `reasons_for="positives"`, i.e. `explain.top_reasons` for every
+  predicted churner. Occlusion costs one `predict_proba` per input column over the explained rows,
+  so its ratio is expected to be several times (a) and is reported separately.
+
+Run: `python -m benchmarks.scoring [--quick]`; writes `benchmarks/results/scoring.json`. Workers:
+`python -m benchmarks.scoring <task> <params-json> <out-file>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import load_average, row, run_worker, worker_main, write_result
+
+NAME = "scoring"
+MODULE = "benchmarks.scoring"
+TARGET_RATIO = 1.2
+FAMILY = "xgboost"
+MODEL_PARAMS = {
+    "model__n_estimators": 250,
+    "model__max_depth": 5,
+    "model__learning_rate": 0.1,
+    "model__subsample": 0.8,
+    "model__colsample_bytree": 0.8,
+}
+THRESHOLD = 0.5
+SCORE = "churn_probability"  # as in churn_assets.defs.monitoring
+
+
+def _timed(fn):
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, round(time.perf_counter() - wall0, 4), round(time.process_time() - cpu0, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers
+
+
+def task_prepare(params: dict[str, Any]) -> dict[str, Any]:
+    """Fit the pipeline on validated synthetic rows; store it, the batch and the baseline."""
+    from churn_assets.ml.explain import baseline_values
+    from churn_assets.ml.features import build_preprocessor, feature_spec
+    from churn_assets.ml.models import build_pipeline
+    from churn_assets.ml.spec import load_spec
+    from churn_assets.ml.synthetic import generate_synthetic
+    from churn_assets.ml.validation import TARGET, typed_columns, validate
+
+    out = Path(params["dir"])
+    spec = load_spec("synthetic")
+    train = validate(generate_synthetic(params["train_rows"], seed=params["seed"]), spec).valid
+    fspec = feature_spec(spec, typed_columns(train, spec))
+    X, y = train[fspec.inputs], train[TARGET].astype(int)
+    pipeline = build_pipeline(FAMILY, build_preprocessor(fspec), y, random_state=params["seed"])
+    pipeline.set_params(**MODEL_PARAMS)
+    _, fit_seconds, _ = _timed(lambda: pipeline.fit(X, y))
+    (out / "model.pkl").write_bytes(pickle.dumps(pipeline))
+    baseline = {k: (v.item() if hasattr(v, "item") else v) for k, v in baseline_values(X).items()}
+    (out / "meta.json").write_text(
+        json.dumps({"baseline": baseline, "id_column": spec.id_name, "inputs": fspec.inputs})
+    )
+    raw = generate_synthetic(params["score_rows"], seed=params["seed"] + 1)
+    batch = validate(raw.drop(columns=[spec.target_column]), spec, require_target=False).valid
+    batch.to_parquet(out / "batch.parquet", index=False)
+    return {"fit_seconds": fit_seconds, "train_rows": len(train), "batch_rows": len(batch)}
+
+
+def _load(params: dict[str, Any]):
+    import pandas as pd
+
+    d = Path(params["dir"])
+    model = pickle.loads((d / "model.pkl").read_bytes())
+    meta = json.loads((d / "meta.json").read_text())
+    batch = pd.read_parquet(d / "batch.parquet").head(params["rows"]).reset_index(drop=True)
+    return model, meta, batch
+
+
+def score_batch(
+    model,
+    batch,
+    threshold: float,
+    version: str,
+    id_column: str,
+    baseline: dict[str, object],
+    reasons_for: str = "none",
+    top_k: int = 3,
+) -> dict[str, Any]:
+    """The non-Dagster work of `batch_predictions` (monitoring.py), line for line.
+
+    Returns the output frame and the numbers the asset puts in metadata and check results. Imports
+    are at the caller (`_task_path`) so they are not timed: the asset module has them loaded.
+    """
+    import pandas as pd
+
+    from churn_assets.defs.metadata import preview
+    from churn_assets.ml.explain import top_reasons
+
+    inputs = list(model.feature_names_in_)
+    proba = model.predict_proba(batch[inputs])[:, 1]
+    out = pd.DataFrame(
+        {
+            id_column: batch[id_column].to_numpy(),
+            SCORE: proba,
+            "churn_predicted": (proba >= threshold).astype("int8"),
+            "top_reasons": "",
+            "model_version": version,
+        }
+    )
+    explain = {"all": out.index, "positives": out.index[out["churn_predicted"] == 1]}.get(
+        reasons_for, out.index[:0]
+    )
+    if len(explain):
+        rows = batch.loc[explain, inputs]
+        out.loc[explain, "top_reasons"] = top_reasons(model, rows, baseline, k=top_k)
+    mean_score = float(proba.mean()) if len(out) else 0.0
+    table = preview(out.sort_values(SCORE, ascending=False), rows=8)
+    predicted = int(out["churn_predicted"].sum())
+    nulls = float(out[SCORE].isna().mean()) if len(out) else 0.0
+    score_range = bool(len(out) and proba.min() >= 0 and proba.max() <= 1 and proba.std() > 0)
+    return {
+        "out": out,
+        "mean_score": mean_score,
+        "predicted_churners": predicted,
+        "null_share": nulls,
+        "score_range_ok": score_range,
+        "preview": table,
+    }
+
+
+def _task_path(params: dict[str, Any], reasons_for: str) -> dict[str, Any]:
+    # Loaded before timing, as in a code location process: Dagster, the asset's helpers and
+    # tabulate (which pandas' to_markdown imports on first use).
+    import tabulate  # noqa: F401
+
+    import churn_assets.defs.metadata  # noqa: F401
+    import churn_assets.ml.explain  # noqa: F401
+
+    model, meta, batch = _load(params)
+    result, wall, cpu = _timed(
+        lambda: score_batch(
+            model, batch, THRESHOLD, "1", meta["id_column"], meta["baseline"], reasons_for
+        )
+    )
+    explained = result["predicted_churners"] if reasons_for == "positives" else 0
+    return {
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "rows": len(batch),
+        "explained_rows": explained,
+        "predicted_churner_share": round(result["predicted_churners"] / len(batch), 4),
+    }
+
+
+def task_bare(params: dict[str, Any]) -> dict[str, Any]:
+    model, _, batch = _load(params)
+    X = batch[list(model.feature_names_in_)]
+    _, wall, cpu = _timed(lambda: model.predict_proba(X)[:, 1])
+    return {"seconds": wall, "cpu_seconds": cpu, "rows": len(X)}
+
+
+def task_path(params: dict[str, Any]) -> dict[str, Any]:
+    return _task_path(params, "none")
+
+
+def task_reasons(params: dict[str, Any]) -> dict[str, Any]:
+    return _task_path(params, "positives")
+
+
+TASKS = {
+    "prepare": task_prepare,
+    "bare": task_bare,
+    "path": task_path,
+    "reasons": task_reasons,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return {"error": runs[0].get("error"), "runs": runs}
+    merged = dict(good[0])
+    for key in ("seconds", "cpu_seconds", "process_seconds", "peak_rss_mb"):
+        merged[key] = round(statistics.median(r[key] for r in good), 4)
+    merged["repeats"] = len(good)
+    merged["runs_seconds"] = [r.get("seconds") for r in runs]
+    merged["runs_cpu_seconds"] = [r.get("cpu_seconds") for r in runs]
+    merged["runs_load_1min"] = [r.get("load_1min") for r in runs]
+    return merged
+
+
+def _params(quick: bool) -> dict[str, Any]:
+    return {
+        "mode": "quick" if quick else "full",
+        "family": FAMILY,
+        "model_params": MODEL_PARAMS,
+        "train_rows": 50_000,
+        "rows": [200_000] if quick else [200_000, 1_000_000],
+        "reasons_rows": [200_000],
+        "threshold": THRESHOLD,
+        "seed": 7,
+        "repeats": 3,
+        "order": "bare and path alternate (bare, path, bare, path, ...) in fresh processes",
+        "timing": "wall and CPU seconds of the measured call only; medians; rows/s from wall",
+    }
+
+
+def main(quick: bool = False) -> dict[str, Any]:
+    """Run the benchmark, write results/scoring.json and return its results part."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the workers
+    load_at_start = load_average()
+    params = _params(quick)
+    results: dict[str, Any] = {}
+    summary: list[dict[str, str]] = []
+    n = params["repeats"]
+    with tempfile.TemporaryDirectory(prefix="churn-bench-scoring-") as data_dir:
+        prep = {
+            "dir": data_dir,
+            "train_rows": params["train_rows"],
+            "score_rows": max(params["rows"] + params["reasons_rows"]),
+            "seed": params["seed"],
+        }
+        prepared = run_worker(MODULE, "prepare", prep, timeout=1200)
+        if "error" in prepared:
+            raise RuntimeError(f"could not prepare the model and batch: {prepared['error']}")
+        results["prepare"] = prepared
+        for rows in params["rows"]:
+            p = {"dir": data_dir, "rows": rows}
+            bare, path = [], []
+            for _ in range(n):
+                bare.append(run_worker(MODULE, "bare", p, timeout=900))
+                path.append(run_worker(MODULE, "path", p, timeout=900))
+            entry = {"bare": _median(bare), "path": _median(path)}
+            b, s = entry["bare"], entry["path"]
+            label = f"{rows:,} rows"
+            if "error" in b or "error" in s:
+                summary.append(row(NAME, label, "error", str(b.get("error") or s.get("error"))))
+            else:
+                entry["bare_rows_per_second"] = round(rows / b["seconds"])
+                entry["path_rows_per_second"] = round(rows / s["seconds"])
+                entry["ratio_wall"] = round(s["seconds"] / b["seconds"], 3)
+                entry["ratio_cpu"] = round(s["cpu_seconds"] / b["cpu_seconds"], 3)
+                ok = entry["ratio_wall"] <= TARGET_RATIO
+                summary.append(
+                    row(
+                        NAME,
+                        f"{label}: bare predict_proba",
+                        f"{entry['bare_rows_per_second']:,} rows/s",
+                        f"{b['seconds']:.2f} s, n={n}",
+                    )
+                )
+                summary.append(
+                    row(
+                        NAME,
+                        f"{label}: scoring path, no reasons",
+                        f"{entry['path_rows_per_second']:,} rows/s",
+                        f"{s['seconds']:.2f} s, n={n}",
+                    )
+                )
+                summary.append(
+                    row(
+                        NAME,
+                        f"{label}: ratio path / bare (time)",
+                        f"{entry['ratio_wall']:.2f}",
+                        f"CPU-time ratio {entry['ratio_cpu']:.2f}; target <= {TARGET_RATIO}: "
+                        f"{'met' if ok else 'MISSED'}",
+                    )
+                )
+            results[str(rows)] = entry
+        for rows in params["reasons_rows"]:
+            p = {"dir": data_dir, "rows": rows}
+            reasons = _median([run_worker(MODULE, "reasons", p, timeout=1800) for _ in range(n)])
+            entry = results.setdefault(str(rows), {})
+            entry["reasons"] = reasons
+            b = entry.get("bare", {})
+            if "error" in reasons or "seconds" not in b:
+                summary.append(row(NAME, f"{rows:,} rows: with reasons", "error", str(reasons)))
+                continue
+            entry["reasons_rows_per_second"] = round(rows / reasons["seconds"])
+            entry["reasons_ratio_wall"] = round(reasons["seconds"] / b["seconds"], 2)
+            entry["reasons_ratio_cpu"] = round(reasons["cpu_seconds"] / b["cpu_seconds"], 2)
+            summary.append(
+                row(
+                    NAME,
+                    f"{rows:,} rows: scoring path with top reasons for predicted churners",
+                    f"{entry['reasons_rows_per_second']:,} rows/s",
+                    f"ratio to bare {entry['reasons_ratio_cpu']:.1f}x CPU time, "
+                    f"{entry['reasons_ratio_wall']:.1f}x wall (expected: several x, "
+                    f"one predict_proba per input column over {reasons['explained_rows']:,} "
+                    f"explained rows); {reasons['seconds']:.2f} s, n={n}",
+                )
+            )
+    results["load_average_end"] = load_average()
+    write_result(NAME, params, results, summary, load_at_start)
+    return results
+
+
+run = main  # benchmarks.run calls run(quick=...)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in TASKS:
+        worker_main(TASKS)
+    else:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--quick", action="store_true", help="200k rows only")
+        args = parser.parse_args()
+        out = main(quick=args.quick)
+        print(json.dumps({k: v for k, v in out.items() if k != "prepare"}, indent=1, default=str))
