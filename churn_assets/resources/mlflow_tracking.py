@@ -39,18 +39,21 @@ class MlflowResource(ConfigurableResource):
     )
     connect_retries: int = Field(3, ge=0, description="Retries before the server is unreachable.")
     retry_seconds: float = Field(2.0, ge=0.0, description="First wait between retries (doubles).")
+    http_max_retries: int = Field(0, ge=0, description="MLflow client's own HTTP retries.")
+    http_timeout_seconds: int = Field(60, ge=1, description="Timeout of one MLflow request.")
     _experiment_id: str | None = PrivateAttr(None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         import mlflow
 
+        # MLflow's HTTP client retries every request itself (7 times, backoff from 2 s: minutes
+        # per call against a closed port), which would make connect_retries meaningless. This
+        # resource retries itself, so an unreachable server is reported in seconds, unless the
+        # environment already sets these.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(self.http_timeout_seconds))
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
-        # MLflow's HTTP client retries every request itself (7 times, backoff from 2 s: about four
-        # minutes per call against a closed port), which made connect_retries meaningless. Bound
-        # them by connect_retries too, unless the environment already sets them.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.connect_retries))
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
     def _retrying(self, what: str, fn, *args, **kwargs):
         from mlflow.exceptions import MlflowException

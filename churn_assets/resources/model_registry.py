@@ -56,8 +56,16 @@ class ModelRegistry:
             self.client.get_registered_model(self.name)
         except MlflowException:
             self.client.create_registered_model(self.name)
+        # MLflow 3 logged models live at models:/m-<id>; a tracking server wants that id too.
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        )
         version = self.client.create_model_version(
-            self.name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+            self.name,
+            model_uri,
+            run_id=run_id,
+            tags={k: str(v) for k, v in tags.items()},
+            model_id=model_id,
         )
         return str(version.version)
 
@@ -72,16 +80,28 @@ class ModelRegistry:
     def versions(self) -> list[dict[str, Any]]:
         """Every version with its aliases and tags, newest first."""
         found = self.client.search_model_versions(f"name='{self.name}'")
+        # search_model_versions leaves `aliases` empty; the registered model holds them.
+        aliases: dict[str, list[str]] = {}
+        for alias, version in self._aliases().items():
+            aliases.setdefault(str(version), []).append(alias)
         rows = [
             {
                 "version": str(v.version),
-                "aliases": sorted(v.aliases),
+                "aliases": sorted(aliases.get(str(v.version), [])),
                 "run_id": v.run_id,
                 "tags": dict(v.tags),
             }
             for v in found
         ]
         return sorted(rows, key=lambda r: int(r["version"]), reverse=True)
+
+    def _aliases(self) -> dict[str, str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return dict(self.client.get_registered_model(self.name).aliases)
+        except MlflowException:  # no registered model yet: no aliases
+            return {}
 
     def version_tags(self, version: str) -> dict[str, str]:
         return dict(self.client.get_model_version(self.name, version).tags)
