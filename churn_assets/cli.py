@@ -9,14 +9,13 @@ from churn_assets.local import ensure_local_home
 
 def _summary(result) -> list[str]:
     lines = []
-    for event in result.get_asset_materialization_events():
-        md = event.materialization.metadata
-        key = event.asset_key.to_user_string()
-        rows = md.get("dagster/row_count")
-        lines.append(f"  {key:<28} {rows.value if rows else '':>10} rows")
+    events = result.get_asset_materialization_events()
+    for event in events:
+        rows = event.materialization.metadata.get("dagster/row_count")
+        if rows is not None:
+            lines.append(f"  {event.asset_key.to_user_string():<28} {rows.value:>10} rows")
     checks = result.get_asset_check_evaluations()
-    passed = sum(e.passed for e in checks)
-    lines.append(f"  checks passed: {passed}/{len(checks)}")
+    lines.append(f"  checks passed: {sum(e.passed for e in checks)}/{len(checks)}")
     for e in checks:
         if not e.passed:
             observed = e.metadata.get("observed")
@@ -26,16 +25,23 @@ def _summary(result) -> list[str]:
                 f"observed={observed.value if observed else '?'} "
                 f"threshold={threshold.value if threshold else '?'}"
             )
-    for event in result.get_asset_materialization_events():
-        md = event.materialization.metadata
-        if event.asset_key.to_user_string() == "validated_dataset":
+    for event in events:
+        md = {k: v.value for k, v in event.materialization.metadata.items()}
+        key = event.asset_key.to_user_string()
+        if key == "validated_dataset":
             lines.append(
-                f"  rows in {md['rows_in'].value}, kept {md['rows_kept'].value}, "
-                f"quarantined {md['rows_quarantined'].value}, "
-                f"quality score {md['quality_score'].value}"
+                f"  rows in {md['rows_in']}, kept {md['rows_kept']}, "
+                f"quarantined {md['rows_quarantined']}, quality score {md['quality_score']}"
             )
-        if "decision" in md:
-            lines.append(f"  promotion: {md['decision'].value}")
+        if key == "model_evaluation":
+            lines.append(
+                f"  best candidate: {md['best']} (holdout ROC AUC {md['best_roc_auc']:.4f})"
+            )
+        if key == "promoted_model":
+            lines.append(
+                f"  promoted model: v{md['version']} ({md['family']}) {md['decision']}; "
+                f"champion is v{md['champion_version']}\n    {md['reason']}"
+            )
     return lines
 
 
