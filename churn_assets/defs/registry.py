@@ -8,12 +8,14 @@ from dagster import (
     AssetIn,
     AssetKey,
     Config,
-    In,
+    IOManager,
     MetadataValue,
     OpExecutionContext,
     Output,
+    ResourceParam,
     asset,
     asset_check,
+    build_input_context,
     job,
     op,
 )
@@ -238,23 +240,17 @@ class PromoteConfig(GateSettings):
     force: bool = Field(False, description="Skip the gate (recorded on the version).")
 
 
-@op(
-    ins={
-        "features": In(asset_key=AssetKey("features"), input_manager_key="io_manager"),
-        "model_evaluation": In(
-            asset_key=AssetKey("model_evaluation"), input_manager_key="io_manager"
-        ),
-    },
-    tags={"churn/operation": "promotion"},
-)
+@op(tags={"churn/operation": "promotion"})
 def promote_version(
     context: OpExecutionContext,
     config: PromoteConfig,
     mlflow_tracking: MlflowResource,
-    features: pd.DataFrame,
-    model_evaluation: dict,
+    io_manager: ResourceParam[IOManager],
 ) -> dict:
     """Move `champion` to the configured version through the same gate (unless forced)."""
+    # The stored `features` asset is read through the IO manager by its key: an op input of a
+    # plain job gets no asset key in Dagster (In(asset_key=...) is not honoured there).
+    features = io_manager.load_input(build_input_context(asset_key=AssetKey("features")))
     registry = mlflow_tracking.registry()
     tags = registry.version_tags(config.version)
     threshold = float(tags.get("threshold", 0.5))

@@ -34,6 +34,7 @@ class FeatureSpec:
     categorical: tuple[str, ...]
     ratios: tuple[tuple[str, str, str], ...] = ()  # (name, numerator, denominator)
     buckets: tuple[tuple[str, str, tuple[float, ...]], ...] = ()  # (name, column, bins)
+    sums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, columns)
 
     @property
     def inputs(self) -> list[str]:
@@ -41,7 +42,9 @@ class FeatureSpec:
 
     @property
     def engineered(self) -> list[str]:
-        return [r[0] for r in self.ratios] + [b[0] for b in self.buckets]
+        return (
+            [r[0] for r in self.ratios] + [s[0] for s in self.sums] + [b[0] for b in self.buckets]
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -49,6 +52,7 @@ class FeatureSpec:
             "categorical": list(self.categorical),
             "ratios": [list(r) for r in self.ratios],
             "buckets": [[n, c, list(b)] for n, c, b in self.buckets],
+            "sums": [[n, list(cols)] for n, cols in self.sums],
         }
 
     @classmethod
@@ -58,6 +62,7 @@ class FeatureSpec:
             categorical=tuple(data["categorical"]),
             ratios=tuple(tuple(r) for r in data.get("ratios", [])),
             buckets=tuple((n, c, tuple(b)) for n, c, b in data.get("buckets", [])),
+            sums=tuple((n, tuple(cols)) for n, cols in data.get("sums", [])),
         )
 
 
@@ -78,15 +83,22 @@ def feature_spec(spec: DatasetSpec, types: ColumnTypes) -> FeatureSpec:
         for name, b in spec.bucket_features.items()
         if b.column in numeric
     )
-    return FeatureSpec(tuple(types.numeric), tuple(types.categorical), ratios, buckets)
+    # Sums matter to trees: the BigML table's total charge is four columns a tree cannot add up.
+    sums = tuple(
+        (name, tuple(cols))
+        for name, cols in spec.sum_features.items()
+        if all(c in numeric for c in cols)
+    )
+    return FeatureSpec(tuple(types.numeric), tuple(types.categorical), ratios, buckets, sums)
 
 
 class EngineeredFeatures(TransformerMixin, BaseEstimator):
     """Adds ratio and bucket columns; stateless, so fitting learns nothing from the data."""
 
-    def __init__(self, ratios=(), buckets=()):
+    def __init__(self, ratios=(), buckets=(), sums=()):
         self.ratios = ratios
         self.buckets = buckets
+        self.sums = sums
 
     def fit(self, X, y=None):
         self.n_features_in_ = X.shape[1]
@@ -99,6 +111,8 @@ class EngineeredFeatures(TransformerMixin, BaseEstimator):
         for name, num, den in self.ratios:
             # +1 keeps brand-new customers (tenure 0) finite: charges per month of tenure.
             X[name] = X[num].astype(float) / (X[den].astype(float).clip(lower=0) + 1.0)
+        for name, cols in self.sums:
+            X[name] = X[list(cols)].astype(float).sum(axis=1, min_count=len(cols))
         for name, col, bins in self.buckets:
             edges = [-np.inf, *bins, np.inf]
             codes = pd.Series(pd.cut(X[col].astype(float), edges, labels=False), index=X.index)
@@ -109,7 +123,7 @@ class EngineeredFeatures(TransformerMixin, BaseEstimator):
 def build_preprocessor(features: FeatureSpec) -> Pipeline:
     """Unfitted preprocessing: engineered features, then impute/scale numeric and one-hot encode
     categorical columns (unseen categories at scoring time are ignored, rare ones grouped)."""
-    numeric = [*features.numeric, *(r[0] for r in features.ratios)]
+    numeric = [*features.numeric, *(r[0] for r in features.ratios), *(s[0] for s in features.sums)]
     categorical = [*features.categorical, *(b[0] for b in features.buckets)]
     numeric_steps = Pipeline(
         [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
@@ -129,7 +143,9 @@ def build_preprocessor(features: FeatureSpec) -> Pipeline:
         sparse_threshold=0.0,
         verbose_feature_names_out=False,
     )
-    engineered = EngineeredFeatures(ratios=features.ratios, buckets=features.buckets)
+    engineered = EngineeredFeatures(
+        ratios=features.ratios, buckets=features.buckets, sums=features.sums
+    )
     return Pipeline([("engineer", engineered), ("columns", columns)])
 
 

@@ -108,6 +108,9 @@ class DatasetSpec(_Strict):
         default_factory=dict, description="Engineered feature name -> (numerator, denominator)."
     )
     bucket_features: dict[str, BucketSpec] = Field(default_factory=dict)
+    sum_features: dict[str, list[str]] = Field(
+        default_factory=dict, description="Engineered feature name -> numeric columns to add up."
+    )
 
     @model_validator(mode="after")
     def _columns_do_not_collide(self) -> DatasetSpec:
