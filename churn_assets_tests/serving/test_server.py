@@ -247,8 +247,10 @@ def test_serves_the_champion_alias_of_a_real_mlflow_registry(tmp_path, pipelines
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("CHURN_MODEL_NAME", "served-churn")
-    previous_uri = mlflow.get_tracking_uri()
+    previous_uri, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # Both: an earlier test in the session may have pointed the global registry URI elsewhere.
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     try:
         client = MlflowClient(uri, uri)
         experiment = client.create_experiment("serving", artifact_location=str(tmp_path / "art"))
@@ -283,3 +285,4 @@ def test_serves_the_champion_alias_of_a_real_mlflow_registry(tmp_path, pipelines
             assert (health["model_version"], health["threshold"]) == ("2", 0.6)
     finally:
         mlflow.set_tracking_uri(previous_uri)
+        mlflow.set_registry_uri(previous_registry)
