@@ -11,10 +11,16 @@ import argparse
 import json
 import time
 
-from benchmarks import data_assets, training
+from benchmarks import data_assets, drift, scoring, training, training_1m
 from benchmarks.common import RESULTS_DIR
 
-BENCHMARKS = {"data": data_assets.run, "training": training.run}
+BENCHMARKS = {
+    "data": data_assets.run,
+    "training": training.run,
+    "training_1m": training_1m.main,
+    "drift": drift.main,
+    "scoring": scoring.main,
+}
 
 
 def summary_markdown() -> str:
