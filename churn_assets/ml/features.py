@@ -111,7 +111,8 @@ class EngineeredFeatures(TransformerMixin, BaseEstimator):
         for name, num, den in self.ratios:
             # +1 keeps brand-new customers (tenure 0) finite: charges per month of tenure.
             X[name] = X[num].astype(float) / (X[den].astype(float).clip(lower=0) + 1.0)
-        for name, cols in self.sums:
+        # Models saved before `sums` existed load without the attribute; they have no sums.
+        for name, cols in getattr(self, "sums", ()):
             X[name] = X[list(cols)].astype(float).sum(axis=1, min_count=len(cols))
         for name, col, bins in self.buckets:
             edges = [-np.inf, *bins, np.inf]
