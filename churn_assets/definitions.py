@@ -7,6 +7,7 @@ from churn_assets.defs import (
     features,
     ingestion,
     monitoring,
+    promotion_jobs,
     registry,
     sensors,
     training,
@@ -20,7 +21,13 @@ defs = Definitions(
         [ingestion, validation, features, training, evaluation, registry, monitoring]
     ),
     asset_checks=[registry.champion_loads_and_scores, registry.champion_meets_thresholds],
-    jobs=[data_job, training_job, monitoring_job, registry.promote_model, registry.rollback_model],
+    jobs=[
+        data_job,
+        training_job,
+        monitoring_job,
+        promotion_jobs.promote_model,
+        promotion_jobs.rollback_model,
+    ],
     sensors=[
         sensors.landing_sensor,
         sensors.drift_retraining_sensor,

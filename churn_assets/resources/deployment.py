@@ -8,6 +8,7 @@ from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.landing import LocalLanding, S3Landing
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
@@ -34,11 +35,13 @@ def build_resources(deployment: Deployment | None = None) -> dict:
     """The resources of a deployment, keyed as the assets expect them."""
     deployment = deployment or get_deployment()
     dataset = DatasetResource(spec=os.environ.get("CHURN_DATASET_SPEC", "synthetic"))
+    git = GitResource(sha=os.environ.get("CHURN_GIT_SHA") or None)  # images carry no .git
     if deployment == "local":
         home = local_data_dir()
         return {
             "io_manager": LocalParquetIOManager(base_dir=str(home / "assets")),
             "dataset": dataset,
+            "git": git,
             "mlflow_tracking": MlflowResource(
                 tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db"),
                 artifact_location=str(home / "mlartifacts"),
@@ -68,6 +71,7 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             deployment="production",
         ),
         "dataset": dataset,
+        "git": git,
         "mlflow_tracking": MlflowResource(
             tracking_uri=EnvVar("MLFLOW_TRACKING_URI"),
             artifact_location=os.environ.get("CHURN_MLFLOW_ARTIFACTS") or None,

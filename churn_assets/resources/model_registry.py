@@ -36,9 +36,14 @@ class PromotionOutcome:
     forced: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The challenger's holdout probabilities, so callers need not load and score it again.
+    scores: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON-able record (without the scores)."""
+        record = asdict(self)
+        record.pop("scores")
+        return record
 
 
 class ModelRegistry:
@@ -181,7 +186,9 @@ class ModelRegistry:
             promote, reason = True, f"forced by operator; the gate said: {reason}"
         if promote and previous != version:
             self._move_champion(version, [*self.history(), version])
-        return self._record(version, promote, reason, previous, force, metrics, evidence)
+        outcome = self._record(version, promote, reason, previous, force, metrics, evidence)
+        outcome.scores = proba
+        return outcome
 
     def _record(self, version, promoted, reason, previous, forced, metrics, evidence):
         champion = self.alias_version(CHAMPION)
@@ -218,6 +225,27 @@ class ModelRegistry:
             return current, candidate
         raise RegistryError(
             f"'{self.name}' has no earlier champion that loads; champion stays at v{current}"
+        )
+
+    def attach_card(self, version: str, run_id: str, card: str) -> None:
+        """The model card as `model_card.md` of the version's run and as its description."""
+        self.client.log_text(run_id, card, "model_card.md")
+        self.client.update_model_version(self.name, version, description=card[:5000])
+
+    def versions_table(self) -> pd.DataFrame:
+        """Version, aliases, family, gate decision and holdout ROC AUC, newest first."""
+        return pd.DataFrame(
+            [
+                {
+                    "version": r["version"],
+                    "aliases": ",".join(r["aliases"]),
+                    "family": r["tags"].get("family", ""),
+                    "decision": r["tags"].get("promotion_decision", ""),
+                    "roc_auc": r["tags"].get("holdout_roc_auc", ""),
+                }
+                for r in self.versions()
+            ],
+            columns=["version", "aliases", "family", "decision", "roc_auc"],
         )
 
 
