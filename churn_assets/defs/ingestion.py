@@ -3,14 +3,15 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from churn_assets.defs.metadata import preview
+from churn_assets.constants import OWNERS
+from churn_assets.defs.metadata import preview, versioned
 from churn_assets.resources.dataset import DatasetResource
 
 
 @asset(
     group_name="ingestion",
     kinds={"pandas", "parquet"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="The churn table as its source gives it (file, URL, SQL or synthetic generator).",
 )
 def raw_dataset(context: AssetExecutionContext, dataset: DatasetResource) -> Output[pd.DataFrame]:
@@ -23,7 +24,7 @@ def raw_dataset(context: AssetExecutionContext, dataset: DatasetResource) -> Out
         if pd.api.types.infer_dtype(frame[col], skipna=True) not in ("string", "empty"):
             frame[col] = frame[col].astype("string").astype(object).where(frame[col].notna())
     context.log.info(f"loaded {len(frame)} rows x {frame.shape[1]} columns from {spec.name}")
-    return Output(
+    return versioned(
         frame,
         metadata={
             "dataset": spec.name,

@@ -155,7 +155,7 @@ def nul_rules(raw: pd.DataFrame) -> list[Problem]:
         has = on_uniques(
             raw[col].reset_index(drop=True), lambda u: u.astype(str).str.contains(NUL_MARK)
         )
-        mask = has.fillna(False).astype(bool).to_numpy()
+        mask = has.eq(True).to_numpy()  # missing -> False, without object downcasting
         if mask.any():
             problems.append(
                 Problem("nul_byte", mask, constant(f"column '{col}': value contains a NUL byte"))

@@ -42,6 +42,7 @@ from churn_assets.defs import (
 )
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_models import log_pipeline
 from churn_assets.resources.mlflow_tracking import MlflowResource
@@ -83,6 +84,7 @@ class Home:
             "dataset": DatasetResource(spec="synthetic", n_rows=2_000),
             "mlflow_tracking": self.tracking(),
             "metrics": MetricsResource(),
+            "git": GitResource(),
         }
 
     def registry(self) -> ModelRegistry:
