@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from churn_assets_tests.integration.services import require_service
+
 SHARED_DATA = Path(
     os.environ.get("CHURN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared/data")
 )
@@ -20,10 +22,15 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("CHURN_DEPLOYMENT", raising=False)
 
 
+def shared_data_dir(folder: Path) -> Path:
+    """`folder` when it holds the BigML files; else skip (fail with CHURN_REQUIRE_SERVICES=1)."""
+    if not (folder / "churn-bigml-80.csv").exists():
+        require_service(False, f"real churn data not found at {folder} (../shared is absent here)")
+    return folder
+
+
 @pytest.fixture
 def shared_data(monkeypatch) -> Path:
     """The real public telecom churn files in ../shared/data; skips where they are absent."""
-    if not (SHARED_DATA / "churn-bigml-80.csv").exists():
-        pytest.skip(f"real churn data not found at {SHARED_DATA} (../shared is absent here)")
-    monkeypatch.setenv("CHURN_SHARED_DATA", str(SHARED_DATA))
+    monkeypatch.setenv("CHURN_SHARED_DATA", str(shared_data_dir(SHARED_DATA)))
     return SHARED_DATA

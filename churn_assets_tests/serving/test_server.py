@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from churn_assets.serving.server import LoadedModel, build_server
+from churn_assets_tests.integration.services import require_module
 
 NUMERIC, CATEGORICAL = ["tenure", "monthly_charges"], ["plan"]
 
@@ -239,7 +240,7 @@ def test_poll_reloads_only_when_the_alias_moved(pipelines):
 def test_serves_the_champion_alias_of_a_real_mlflow_registry(tmp_path, pipelines, monkeypatch):
     """A sqlite MLflow registry: two versions, `champion` on v1, then moved to v2 and reloaded
     (about 10 s, most of it `log_model`)."""
-    mlflow = pytest.importorskip("mlflow")
+    mlflow = require_module("mlflow", "mlflow is not installed")
     from mlflow import MlflowClient
 
     from churn_assets.serving.server import ChampionLoader
