@@ -21,6 +21,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from churn_assets.constants import OPERATION_TAG, OWNERS
 from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.training import split_xy
 from churn_assets.ml.promotion import GateConfig, render_model_card
@@ -54,11 +55,19 @@ class GateSettings(Config):
         )
 
 
-def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str, features):
+def _card(
+    model_name: str,
+    evaluation: dict,
+    family: str,
+    version: str,
+    outcome,
+    spec_source: str,
+    features,
+):
     candidate = evaluation["candidates"][family]
     counts = features[TARGET].value_counts().to_dict()
     return render_model_card(
-        model_name="churn-classifier",
+        model_name=model_name,
         family=family,
         version=version,
         data_source=spec_source,
@@ -80,7 +89,7 @@ def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str
     ins={"model_evaluation": AssetIn(), "features": AssetIn()},
     group_name="registry",
     kinds={"mlflow"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="The best candidate registered as a new version; champion if it passes the gate.",
 )
 def promoted_model(
@@ -123,6 +132,7 @@ def promoted_model(
         }
     spec = dataset.load_spec()
     card = _card(
+        registry.name,
         model_evaluation,
         best,
         version,
@@ -240,7 +250,7 @@ class PromoteConfig(GateSettings):
     force: bool = Field(False, description="Skip the gate (recorded on the version).")
 
 
-@op(tags={"churn/operation": "promotion"})
+@op(tags={OPERATION_TAG: "promotion"})
 def promote_version(
     context: OpExecutionContext,
     config: PromoteConfig,
@@ -264,7 +274,7 @@ def promote_version(
     return outcome.to_dict()
 
 
-@op(tags={"churn/operation": "promotion"})
+@op(tags={OPERATION_TAG: "promotion"})
 def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResource) -> dict:
     """Move `champion` back to the previous champion that still loads."""
     before, after = mlflow_tracking.registry().rollback()
@@ -272,12 +282,12 @@ def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResour
     return {"from": before, "to": after}
 
 
-@job(tags={"churn/operation": "promotion"}, description="Make a registered version champion.")
+@job(tags={OPERATION_TAG: "promotion"}, description="Make a registered version champion.")
 def promote_model():
     promote_version()
 
 
-@job(tags={"churn/operation": "promotion"}, description="Champion back to the previous one.")
+@job(tags={OPERATION_TAG: "promotion"}, description="Champion back to the previous one.")
 def rollback_model():
     rollback_champion()
 

@@ -3,7 +3,6 @@
 import pytest
 from _pytest.outcomes import Failed, Skipped
 
-from churn_assets_tests import conftest
 from churn_assets_tests.integration.services import (
     REQUIRE_SERVICES_ENV,
     require_module,
@@ -31,10 +30,3 @@ def test_missing_service_skips_or_fails(monkeypatch, required, outcome):
     with pytest.raises(outcome, match="moto_server not found"):
         require_service(False, "moto_server not found")
     require_service(True, "never raised")
-
-
-@pytest.mark.parametrize(("required", "outcome"), [("1", Failed), ("", Skipped)])
-def test_missing_shared_data_skips_or_fails(monkeypatch, tmp_path, required, outcome):
-    monkeypatch.setenv(REQUIRE_SERVICES_ENV, required)
-    with pytest.raises(outcome, match="real churn data not found"):
-        conftest.shared_data_dir(tmp_path)  # an empty folder: no BigML files
