@@ -54,7 +54,9 @@ def _register(tracking: MlflowResource, seed: int) -> str:
     X, y = _data(seed)
     pipeline = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(X, y)
     with tracking.start_run(f"candidate-{seed}", {}) as run:
-        info = run.log_model(mlflow.sklearn.log_model, pipeline, name="model")
+        info = run.log_model(
+            mlflow.sklearn.log_model, pipeline, name="model", pip_requirements=["scikit-learn"]
+        )
     return tracking.registry().register(info.model_uri, run.run_id, {"threshold": 0.5})
 
 

@@ -56,13 +56,15 @@ def _train(url: str, base_dir, instance, on_step_start=None):
         "mlflow_tracking": MlflowResource(tracking_uri=url, connect_retries=2, retry_seconds=0.5),
     }
     done = threading.Event()
+    earlier_runs = {run.run_id for run in instance.get_runs()}
     if on_step_start is not None:
 
-        def watch() -> None:  # kill as soon as the training step has started
+        def watch() -> None:  # kill as soon as this run's training step has started
             while not done.is_set():
                 records = instance.get_event_records()
                 if any(
-                    r.event_log_entry.dagster_event
+                    r.event_log_entry.run_id not in earlier_runs
+                    and r.event_log_entry.dagster_event
                     and r.event_log_entry.dagster_event.event_type == DagsterEventType.STEP_START
                     for r in records
                 ):
@@ -95,6 +97,7 @@ def _registry_state(url: str) -> tuple[str | None, list[str]]:
 
 def test_mlflow_killed_during_training(server, tmp_path):
     base_dir = tmp_path / "assets"
+    instance = DagsterInstance.ephemeral()  # one instance: training reads the features' version
     data = materialize(
         DATA,
         resources={
@@ -102,12 +105,12 @@ def test_mlflow_killed_during_training(server, tmp_path):
             "dataset": DatasetResource(n_rows=800),
             "metrics": MetricsResource(deployment="test"),
         },
-        instance=DagsterInstance.ephemeral(),
+        instance=instance,
     )
     assert data.success
 
     # A champion exists before the fault: the first training, registered and promoted.
-    first = _train(server.url, base_dir, DagsterInstance.ephemeral())
+    first = _train(server.url, base_dir, instance)
     assert first.success
     record = first.output_for_node(f"trained_models__{FAMILY}")
     tracking = MlflowResource(tracking_uri=server.url)
@@ -123,7 +126,7 @@ def test_mlflow_killed_during_training(server, tmp_path):
 
     # The fault: the server dies while the family trains.
     started = time.monotonic()
-    failed = _train(server.url, base_dir, DagsterInstance.ephemeral(), on_step_start=server.kill)
+    failed = _train(server.url, base_dir, instance, on_step_start=server.kill)
     elapsed = time.monotonic() - started
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
@@ -141,7 +144,7 @@ def test_mlflow_killed_during_training(server, tmp_path):
         assert mlflow.sklearn.load_model(f"models:/churn-classifier/{v}") is not None
 
     # ...and the same training succeeds, its run FINISHED with the model logged.
-    again = _train(server.url, base_dir, DagsterInstance.ephemeral())
+    again = _train(server.url, base_dir, instance)
     assert again.success
     run_id = again.output_for_node(f"trained_models__{FAMILY}")["mlflow_run_id"]
     run = MlflowClient(server.url, server.url).get_run(run_id)
