@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 export CHURN_HOME ?= $(CURDIR)/.local
 export DAGSTER_HOME ?= $(CHURN_HOME)/dagster_home
-export CHURN_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
 JOB ?= training_job
 PORT ?= 3000
 

@@ -137,13 +137,7 @@ def customer_batch(
     spec = spec.model_copy(
         update={"numeric_columns": fspec["numeric"], "categorical_columns": fspec["categorical"]}
     )
-    raw = read_bytes(
-        landing.read(name),
-        landing.uri(name),
-        file_format(name),
-        spec.source.encoding,
-        spec.source.delimiter,
-    )
+    raw = read_bytes(landing.read(name), landing.uri(name), file_format(name), spec.source)
     result = validate(raw, spec, require_target=False)
     report = result.report
     labeled = TARGET in result.valid.columns and result.valid[TARGET].notna().any()

@@ -20,6 +20,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from churn_assets.constants import OPERATION_TAG, OWNERS
 from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.defs.training import split_xy
@@ -46,11 +47,19 @@ class GateSettings(
         return to_dataclass(self, GateConfig)
 
 
-def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str, features):
+def _card(
+    model_name: str,
+    evaluation: dict,
+    family: str,
+    version: str,
+    outcome,
+    spec_source: str,
+    features,
+):
     candidate = evaluation["candidates"][family]
     counts = features[TARGET].value_counts().to_dict()
     return render_model_card(
-        model_name="churn-classifier",
+        model_name=model_name,
         family=family,
         version=version,
         data_source=spec_source,
@@ -72,7 +81,7 @@ def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str
     ins={"model_evaluation": AssetIn(), "features": AssetIn()},
     group_name="registry",
     kinds={"mlflow"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="The best candidate registered as a new version; champion if it passes the gate.",
 )
 def promoted_model(
@@ -115,6 +124,7 @@ def promoted_model(
         }
     spec = dataset.load_spec()
     card = _card(
+        registry.name,
         model_evaluation,
         best,
         version,
@@ -232,7 +242,7 @@ class PromoteConfig(GateSettings):
     force: bool = Field(False, description="Skip the gate (recorded on the version).")
 
 
-@op(tags={"churn/operation": "promotion"})
+@op(tags={OPERATION_TAG: "promotion"})
 def promote_version(
     context: OpExecutionContext,
     config: PromoteConfig,
@@ -256,7 +266,7 @@ def promote_version(
     return outcome.to_dict()
 
 
-@op(tags={"churn/operation": "promotion"})
+@op(tags={OPERATION_TAG: "promotion"})
 def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResource) -> dict:
     """Move `champion` back to the previous champion that still loads."""
     before, after = mlflow_tracking.registry().rollback()
@@ -264,12 +274,12 @@ def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResour
     return {"from": before, "to": after}
 
 
-@job(tags={"churn/operation": "promotion"}, description="Make a registered version champion.")
+@job(tags={OPERATION_TAG: "promotion"}, description="Make a registered version champion.")
 def promote_model():
     promote_version()
 
 
-@job(tags={"churn/operation": "promotion"}, description="Champion back to the previous one.")
+@job(tags={OPERATION_TAG: "promotion"}, description="Champion back to the previous one.")
 def rollback_model():
     rollback_champion()
 

@@ -18,6 +18,7 @@ from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Outpu
 from mlflow.models import infer_signature
 from pydantic import Field
 
+from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import png, table_md, upstream_data_version
 from churn_assets.ml.evaluation import choose_threshold, holdout_metrics, plot_confusion_matrix
 from churn_assets.ml.features import SPLIT, FeatureSpec, build_preprocessor
@@ -217,7 +218,7 @@ def trained_model_asset(family: str):
         ins={"features": AssetIn(key="features")},
         group_name="training",
         kinds=kinds,
-        owners=["team:ml-platform"],
+        owners=OWNERS,
         code_version=CODE_VERSION,
         description=f"A tuned {family.replace('_', ' ')} Pipeline, logged to MLflow.",
         op_tags={
