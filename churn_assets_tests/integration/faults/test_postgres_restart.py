@@ -1,0 +1,151 @@
+"""Fault: PostgreSQL (the Dagster instance's storage) crashes and comes back under a running
+dagster-daemon. The daemon keeps running, the sensor carries on from its stored cursor with no
+tick requested twice or skipped, and the schedule catches up the minute it missed, once.
+
+Uses a private cluster (initdb into a temporary folder on a free port), never the shared one. The
+run queue launches nothing (max_concurrent_runs: 0): the runs the ticks create are the record.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from churn_assets_tests.integration.faults.private_postgres import PrivatePostgres
+from churn_assets_tests.integration.services import find_executable, require_service
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[3]
+DEFS = "churn_assets_tests.integration.faults.ticking_defs"
+
+
+def _dagster_yaml(url: str) -> str:
+    return f"""\
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_url: "{url}"
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 0
+"""
+
+
+def _runs(home: Path) -> list:
+    with DagsterInstance.from_config(str(home)) as instance:
+        return list(instance.get_runs())
+
+
+def _keys(runs: list, prefix: str) -> list[str]:
+    return [
+        r.tags["dagster/run_key"]
+        for r in runs
+        if r.tags.get("dagster/run_key", "").startswith(prefix)
+    ]
+
+
+def _wait(what: str, predicate, timeout: float, daemon: subprocess.Popen, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, f"dagster-daemon exited: {log.read_text()[-3000:]}"
+        try:
+            value = predicate()
+        except Exception:  # the instance is still coming back up
+            value = None
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"{what} within {timeout:.0f}s; daemon log: {log.read_text()[-3000:]}")
+
+
+def _until_next_minute(seconds_after: float) -> float:
+    now = datetime.now(timezone.utc)
+    boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return (boundary - now).total_seconds() + seconds_after
+
+
+def test_postgres_restart_under_a_running_daemon(tmp_path):
+    executable = find_executable("dagster-daemon")
+    require_service(executable is not None, "dagster-daemon is not beside Python or on PATH")
+    pg = PrivatePostgres()
+    pg.start()
+    daemon = None
+    try:
+        pg.create_database("dagster")
+        home = tmp_path / "pg_dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(_dagster_yaml(pg.url("dagster")))
+        workspace = tmp_path / "workspace.yaml"
+        workspace.write_text(f"load_from:\n  - python_module: {DEFS}\n")
+        log = tmp_path / "daemon.log"
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        }
+        with open(log, "wb") as out:
+            daemon = subprocess.Popen(
+                [executable, "run", "-w", str(workspace)],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait("three sensor ticks", lambda: len(_keys(_runs(home), "tick-")) >= 3, 300, daemon, log)
+        _wait(
+            "a schedule tick",
+            lambda: _keys(_runs(home), "") and any(":" in k for k in _keys(_runs(home), "")),
+            150,
+            daemon,
+            log,
+        )
+
+        # The fault: the database crashes and stays down across a minute boundary.
+        pg.stop("immediate")
+        down_until = time.monotonic() + _until_next_minute(seconds_after=10)
+        while time.monotonic() < down_until:
+            assert daemon.poll() is None, f"dagster-daemon died: {log.read_text()[-3000:]}"
+            time.sleep(1)
+        pg.start()
+        restarted = datetime.now(timezone.utc)
+        before = len(_keys(_runs(home), "tick-"))
+        _wait(
+            "three more sensor ticks after the restart",
+            lambda: len(_keys(_runs(home), "tick-")) >= before + 3,
+            300,
+            daemon,
+            log,
+        )
+        missed = (restarted - timedelta(seconds=10)).strftime("%H:%M")
+        _wait(
+            f"the schedule tick of {missed} (missed while the database was down)",
+            lambda: missed in _keys(_runs(home), ""),
+            240,
+            daemon,
+            log,
+        )
+
+        runs = _runs(home)
+        ticks = _keys(runs, "tick-")
+        assert len(ticks) == len(set(ticks)), "a sensor tick was run twice"
+        numbers = sorted(int(k.removeprefix("tick-")) for k in ticks)
+        assert numbers == list(range(1, len(numbers) + 1)), "a sensor tick was lost"
+        minutes = sorted(k for k in _keys(runs, "") if ":" in k)
+        assert len(minutes) == len(set(minutes)), "a schedule tick was run twice"
+        first = datetime.strptime(minutes[0], "%H:%M")
+        expected = [(first + timedelta(minutes=i)).strftime("%H:%M") for i in range(len(minutes))]
+        assert minutes == expected, "a schedule tick was lost"
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=30)
+        pg.close()
