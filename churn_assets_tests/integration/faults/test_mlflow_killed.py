@@ -113,8 +113,9 @@ def test_mlflow_killed_during_training(server, tmp_path):
     first = _train(server.url, base_dir, instance)
     assert first.success
     record = first.output_for_node(f"trained_models__{FAMILY}")
-    tracking = MlflowResource(tracking_uri=server.url)
-    registry = tracking.registry()
+    mlflow.set_tracking_uri(server.url)  # models:/ URIs resolve through MLflow's global URIs
+    mlflow.set_registry_uri(server.url)
+    registry = MlflowResource(tracking_uri=server.url).registry()
     version = registry.register(record["model_uri"], record["mlflow_run_id"], {"threshold": 0.5})
     frame = data.output_for_node("features")
     test = frame[frame["split"] == "test"]
@@ -138,8 +139,6 @@ def test_mlflow_killed_during_training(server, tmp_path):
     # Back up: nothing moved, nothing half-registered, every version loads from its artifacts.
     server.start()
     assert _registry_state(server.url) == before
-    mlflow.set_tracking_uri(server.url)
-    mlflow.set_registry_uri(server.url)
     for v in before[1]:
         assert mlflow.sklearn.load_model(f"models:/churn-classifier/{v}") is not None
 
