@@ -11,6 +11,7 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
+    EventRecordsFilter,
     load_assets_from_modules,
     materialize,
 )
@@ -61,13 +62,10 @@ def _train(url: str, base_dir, instance, on_step_start=None):
 
         def watch() -> None:  # kill as soon as this run's training step has started
             while not done.is_set():
-                records = instance.get_event_records()
-                if any(
-                    r.event_log_entry.run_id not in earlier_runs
-                    and r.event_log_entry.dagster_event
-                    and r.event_log_entry.dagster_event.event_type == DagsterEventType.STEP_START
-                    for r in records
-                ):
+                started = instance.get_event_records(
+                    EventRecordsFilter(event_type=DagsterEventType.STEP_START)
+                )
+                if any(r.event_log_entry.run_id not in earlier_runs for r in started):
                     on_step_start()
                     return
                 time.sleep(0.05)

@@ -63,7 +63,12 @@ def _wait(what: str, predicate, timeout: float, daemon: subprocess.Popen, log: P
         if value:
             return value
         time.sleep(1)
-    pytest.fail(f"{what} within {timeout:.0f}s; daemon log: {log.read_text()[-3000:]}")
+    lines = log.read_text(errors="replace").splitlines()
+    scheduler = [line for line in lines if "SchedulerDaemon" in line and "INFO:" not in line]
+    pytest.fail(
+        f"{what} within {timeout:.0f}s; scheduler log: {scheduler[-30:]}; daemon log tail: "
+        f"{lines[-20:]}"
+    )
 
 
 def _until_next_minute(seconds_after: float) -> float:
