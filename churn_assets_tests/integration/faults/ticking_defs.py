@@ -31,9 +31,9 @@ def counting_sensor(context):
     return SensorResult(run_requests=[RunRequest(run_key=f"tick-{n}")], cursor=str(n))
 
 
-@schedule(job=tick_job, cron_schedule="* * * * *", default_status=DefaultScheduleStatus.RUNNING)
-def every_minute(context):
+@schedule(job=tick_job, cron_schedule="*/2 * * * *", default_status=DefaultScheduleStatus.RUNNING)
+def every_two_minutes(context):
     return RunRequest(run_key=context.scheduled_execution_time.strftime("%H:%M"))
 
 
-defs = Definitions(jobs=[tick_job], sensors=[counting_sensor], schedules=[every_minute])
+defs = Definitions(jobs=[tick_job], sensors=[counting_sensor], schedules=[every_two_minutes])
