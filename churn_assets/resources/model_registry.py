@@ -106,6 +106,30 @@ class ModelRegistry:
     def version_tags(self, version: str) -> dict[str, str]:
         return dict(self.client.get_model_version(self.name, version).tags)
 
+    def describe(self, version: str) -> dict[str, Any]:
+        """The run id, tags and holdout metrics of a version (tags `holdout_<metric>`, written
+        at promotion; the run's `test_<metric>` metrics when the version was never judged)."""
+        found = self.client.get_model_version(self.name, version)
+        tags = dict(found.tags)
+        metrics = {
+            k.removeprefix("holdout_"): float(v)
+            for k, v in tags.items()
+            if k.startswith("holdout_") and _is_number(v)
+        }
+        if not metrics and found.run_id:
+            run_metrics = self.client.get_run(found.run_id).data.metrics
+            metrics = {
+                k.removeprefix("test_"): float(v)
+                for k, v in run_metrics.items()
+                if k.startswith("test_")
+            }
+        return {
+            "version": str(found.version),
+            "run_id": found.run_id,
+            "tags": tags,
+            "metrics": metrics,
+        }
+
     def tag_version(self, version: str, tags: dict[str, Any]) -> None:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.name, version, key, str(value))
@@ -229,3 +253,11 @@ def check_scores(proba: np.ndarray) -> None:
         raise ValueError(f"probabilities out of [0, 1]: {proba.min():.3g}..{proba.max():.3g}")
     if len(proba) > 1 and np.ptp(proba) == 0:
         raise ValueError(f"the model gives every row the same probability {proba[0]:.3g}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
