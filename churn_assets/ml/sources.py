@@ -49,8 +49,16 @@ def file_format(path: str, declared: str = "auto") -> str:
     return "parquet" if lowered.endswith((".parquet", ".pq")) else "csv"
 
 
-def parse_table(payload: bytes, where: str, source: SourceSpec, fmt: str = "auto") -> pd.DataFrame:
+def parse_table(
+    payload: bytes,
+    where: str,
+    source: SourceSpec,
+    fmt: str = "auto",
+    text_columns: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Parse one file's bytes into a DataFrame with stripped, unique column names.
+
+    `text_columns` (the id) are read as text, so '007' stays '007' and never equals '7'.
 
     Gzip is decompressed, a zip holding one CSV is read, Parquet is read whatever the file is
     called; an Excel workbook or other archive raises SourceError saying what it is. Raises
@@ -73,7 +81,7 @@ def parse_table(payload: bytes, where: str, source: SourceSpec, fmt: str = "auto
     if not payload.strip():
         raise SourceError(f"{where} is empty: no header and no rows")
     text = _decode(payload, where, source.encoding).replace("\x00", NUL_MARK)
-    frame = _read_csv(text, where, source)
+    frame = _read_csv(text, where, source, text_columns)
     return check_columns(frame, where, header=_header_names(text, source))
 
 
@@ -131,8 +139,11 @@ def _decode(payload: bytes, where: str, encoding: str) -> str:
         ) from None
 
 
-def _read_csv(text: str, where: str, source: SourceSpec) -> pd.DataFrame:
+def _read_csv(
+    text: str, where: str, source: SourceSpec, text_columns: tuple[str, ...]
+) -> pd.DataFrame:
     options = {
+        "dtype": dict.fromkeys(text_columns, str),
         "sep": source.delimiter,
         "thousands": source.thousands,
         "decimal": source.decimal,
@@ -251,8 +262,10 @@ def require_rows(frame: pd.DataFrame, where: str) -> None:
         )
 
 
-def read_bytes(payload: bytes, where: str, fmt: str, source: SourceSpec) -> pd.DataFrame:
+def read_bytes(
+    payload: bytes, where: str, fmt: str, source: SourceSpec, text_columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """One file's bytes as a table with rows: `parse_table`, then `require_rows`."""
-    frame = parse_table(payload, where, source, fmt)
+    frame = parse_table(payload, where, source, fmt, text_columns)
     require_rows(frame, where)
     return frame

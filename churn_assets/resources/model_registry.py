@@ -17,6 +17,7 @@ import pandas as pd
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.resources.registry_lock import registry_lock
 
 log = logging.getLogger(__name__)
 HISTORY_TAG = "champion_history"
@@ -158,7 +159,12 @@ class ModelRegistry:
         self.client.set_registered_model_alias(self.name, CHAMPION, version)
         self.client.set_registered_model_tag(self.name, HISTORY_TAG, json.dumps(history))
 
-    def promote(
+    def promote(self, *args, **kwargs) -> PromotionOutcome:
+        """`_promote` under the registry lock: one champion move at a time (registry_lock.py)."""
+        with registry_lock(self.client, self.name):
+            return self._promote(*args, **kwargs)
+
+    def _promote(
         self,
         version: str,
         X_holdout: pd.DataFrame,
@@ -225,6 +231,10 @@ class ModelRegistry:
 
     def rollback(self) -> tuple[str, str]:
         """Move `champion` back to the previous champion that still loads; returns (from, to)."""
+        with registry_lock(self.client, self.name):
+            return self._rollback()
+
+    def _rollback(self) -> tuple[str, str]:
         current = self.alias_version(CHAMPION)
         if current is None:
             raise RegistryError(f"'{self.name}' has no champion to roll back")
