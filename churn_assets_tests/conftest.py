@@ -1,13 +1,10 @@
-"""Fixtures shared by all tests: small seeded data, temporary homes, the shared public data."""
+"""Fixtures shared by all tests: small seeded data, temporary homes, the shipped public data."""
 
-import os
 from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(
-    os.environ.get("CHURN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared/data")
-)
+BIGML_DATA = Path(__file__).resolve().parent / "data" / "bigml"
 
 
 @pytest.fixture(autouse=True)
@@ -21,9 +18,6 @@ def _isolated_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def shared_data(monkeypatch) -> Path:
-    """The real public telecom churn files in ../shared/data; skips where they are absent."""
-    if not (SHARED_DATA / "churn-bigml-80.csv").exists():
-        pytest.skip(f"real churn data not found at {SHARED_DATA} (../shared is absent here)")
-    monkeypatch.setenv("CHURN_SHARED_DATA", str(SHARED_DATA))
-    return SHARED_DATA
+def bigml_data() -> Path:
+    """The real public telecom churn files shipped in churn_assets_tests/data/bigml/."""
+    return BIGML_DATA

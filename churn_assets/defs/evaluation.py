@@ -4,6 +4,7 @@ import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
+from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import png, table_md, upstream_data_version
 from churn_assets.defs.training import run_tags, split_xy
 from churn_assets.ml.evaluation import (
@@ -30,7 +31,7 @@ IMPORTANCE_ROWS = 2_000  # permutation importance on a seeded sample keeps 1M-ro
     },
     group_name="training",
     kinds={"sklearn", "mlflow"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="All candidates on the same holdout: metrics, curves, calibration, importance.",
 )
 def model_evaluation(

@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import table_md
 from churn_assets.ml.features import SPLIT, build_features, build_preprocessor, feature_spec
 from churn_assets.ml.validation import TARGET, typed_columns
@@ -14,7 +15,7 @@ FEATURE_SPEC_ATTR = "feature_spec"  # kept in the Parquet file's pandas attrs
 @asset(
     group_name="features",
     kinds={"pandas", "sklearn", "parquet"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="Validated rows with a train/test split column; inputs of every model Pipeline.",
 )
 def features(

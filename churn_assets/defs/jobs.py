@@ -2,6 +2,8 @@
 
 from dagster import AssetSelection, define_asset_job
 
+from churn_assets.constants import OPERATION_TAG
+
 data_job = define_asset_job(
     "data_job",
     selection=AssetSelection.groups("ingestion", "validation", "features"),
@@ -13,7 +15,7 @@ training_job = define_asset_job(
     selection=AssetSelection.groups("ingestion", "validation", "features", "training", "registry")
     | AssetSelection.assets("drift_reference"),
     description="The whole training lineage: raw data to the promoted model.",
-    tags={"churn/operation": "training"},
+    tags={OPERATION_TAG: "training"},
 )
 
 monitoring_job = define_asset_job(
@@ -22,7 +24,7 @@ monitoring_job = define_asset_job(
         "customer_batch", "batch_quarantine", "batch_predictions", "drift_report"
     ),
     description="One incoming batch: validate, score with the champion, report drift.",
-    tags={"churn/operation": "monitoring"},
+    tags={OPERATION_TAG: "monitoring"},
 )
 
 deployment_job = define_asset_job(

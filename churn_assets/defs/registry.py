@@ -7,7 +7,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    Config,
     IOManager,
     MetadataValue,
     OpExecutionContext,
@@ -21,7 +20,9 @@ from dagster import (
 )
 from pydantic import Field
 
+from churn_assets.constants import OPERATION_TAG, OWNERS
 from churn_assets.defs.metadata import push_metrics
+from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.defs.training import split_xy
 from churn_assets.ml.promotion import GateConfig, render_model_card
 from churn_assets.ml.validation import TARGET
@@ -30,35 +31,35 @@ from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHAMPION, RegistryError, check_scores
 
-DEFAULT_MIN_METRICS = {"roc_auc": 0.75, "f1": 0.45, "accuracy": 0.70}
 SAMPLE_ROWS = 500
 
 
-class GateSettings(Config):
+class GateSettings(
+    config_from(
+        GateConfig,
+        ["min_metrics", "max_auc_drop", "n_resamples", "random_state"],
+        limits={"max_auc_drop": {"ge": 0}, "n_resamples": {"ge": 1000}},
+    )
+):
     """The promotion gate: absolute thresholds and the paired comparison with the champion."""
 
-    min_metrics: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_MIN_METRICS),
-        description="Holdout metric -> minimum (roc_auc, pr_auc, f1, precision, recall, ...).",
-    )
-    max_auc_drop: float = Field(0.01, ge=0, description="Non-inferiority margin on ROC AUC.")
-    n_resamples: int = Field(2000, ge=1000, description="Bootstrap resamples (>= 1000).")
-    random_state: int = Field(42, description="Seed of the bootstrap.")
-
     def gate(self) -> GateConfig:
-        return GateConfig(
-            min_metrics=dict(self.min_metrics),
-            max_auc_drop=self.max_auc_drop,
-            n_resamples=self.n_resamples,
-            random_state=self.random_state,
-        )
+        return to_dataclass(self, GateConfig)
 
 
-def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str, features):
+def _card(
+    model_name: str,
+    evaluation: dict,
+    family: str,
+    version: str,
+    outcome,
+    spec_source: str,
+    features,
+):
     candidate = evaluation["candidates"][family]
     counts = features[TARGET].value_counts().to_dict()
     return render_model_card(
-        model_name="churn-classifier",
+        model_name=model_name,
         family=family,
         version=version,
         data_source=spec_source,
@@ -80,7 +81,7 @@ def _card(evaluation: dict, family: str, version: str, outcome, spec_source: str
     ins={"model_evaluation": AssetIn(), "features": AssetIn()},
     group_name="registry",
     kinds={"mlflow"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="The best candidate registered as a new version; champion if it passes the gate.",
 )
 def promoted_model(
@@ -123,6 +124,7 @@ def promoted_model(
         }
     spec = dataset.load_spec()
     card = _card(
+        registry.name,
         model_evaluation,
         best,
         version,
@@ -240,7 +242,7 @@ class PromoteConfig(GateSettings):
     force: bool = Field(False, description="Skip the gate (recorded on the version).")
 
 
-@op(tags={"churn/operation": "promotion"})
+@op(tags={OPERATION_TAG: "promotion"})
 def promote_version(
     context: OpExecutionContext,
     config: PromoteConfig,
@@ -264,7 +266,7 @@ def promote_version(
     return outcome.to_dict()
 
 
-@op(tags={"churn/operation": "promotion"})
+@op(tags={OPERATION_TAG: "promotion"})
 def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResource) -> dict:
     """Move `champion` back to the previous champion that still loads."""
     before, after = mlflow_tracking.registry().rollback()
@@ -272,12 +274,12 @@ def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResour
     return {"from": before, "to": after}
 
 
-@job(tags={"churn/operation": "promotion"}, description="Make a registered version champion.")
+@job(tags={OPERATION_TAG: "promotion"}, description="Make a registered version champion.")
 def promote_model():
     promote_version()
 
 
-@job(tags={"churn/operation": "promotion"}, description="Champion back to the previous one.")
+@job(tags={OPERATION_TAG: "promotion"}, description="Champion back to the previous one.")
 def rollback_model():
     rollback_champion()
 

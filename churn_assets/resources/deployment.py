@@ -79,7 +79,7 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             pushgateway_url=EnvVar("CHURN_PUSHGATEWAY_URL") if pushgateway else None,
             deployment="production",
         ),
-        "dataset": dataset,
+        "dataset": DatasetResource(spec=dataset.spec, s3=s3),
         # deployed_model's target: the model server Deployment (deploy/k8s/model-server.yaml).
         "model_server": KubernetesModelServer(
             namespace=os.environ.get("CHURN_K8S_NAMESPACE", "churn"),

@@ -86,7 +86,7 @@ def test_a_source_error_fails_the_run_with_the_file_named(tmp_path):
     assert "nowhere.csv" in str(failure.event_specific_data.error)
 
 
-def test_real_public_churn_table_end_to_end(tmp_path, shared_data):
+def test_real_public_churn_table_end_to_end(tmp_path, bigml_data):
     result = run(tmp_path, spec="bigml_telecom", n_rows=None)
     assert result.success
     meta = materializations(result)

@@ -377,7 +377,7 @@ def test_an_unreachable_mlflow_server_fails_the_step_naming_the_uri(data_store, 
 
 
 @pytest.mark.slow
-def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, shared_data):
+def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, bigml_data):
     store = Store(tmp_path / "real")
     result = run(store, run_config=None, dataset=DatasetResource(spec="bigml_telecom"))
     assert result.success, step_failures(result)
