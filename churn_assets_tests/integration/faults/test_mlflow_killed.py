@@ -129,8 +129,9 @@ def test_mlflow_killed_during_training(server, tmp_path):
     elapsed = time.monotonic() - started
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
-    message = str(failure.step_failure_data.error.message)
-    assert failure.step_failure_data.error.cls_name == "MlflowUnavailableError", message
+    error = failure.step_failure_data.error.cause  # Dagster wraps the asset's own error
+    message = error.message
+    assert error.cls_name == "MlflowUnavailableError", message
     assert server.url in message and "unreachable" in message
     assert elapsed < 300
 
