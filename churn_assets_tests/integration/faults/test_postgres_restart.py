@@ -73,17 +73,18 @@ def _wait(what: str, predicate, timeout: float, daemon: subprocess.Popen, log: P
     )
 
 
-PERIOD = timedelta(minutes=2)  # ticking_defs.every_two_minutes
-
-
 def _next_tick(now: datetime) -> datetime:
     base = now.replace(second=0, microsecond=0)
     return base + timedelta(minutes=2 - base.minute % 2)
 
 
-def test_postgres_restart_under_a_running_daemon(tmp_path):
+@pytest.fixture(scope="module")
+def outage(tmp_path_factory) -> dict:
+    """Run the daemon, crash PostgreSQL across a schedule tick, bring it back; what was recorded:
+    {"runs": every run's tags after recovery, "missed": the HH:MM tick passed while down}."""
     executable = find_executable("dagster-daemon")
     require_service(executable is not None, "dagster-daemon is not beside Python or on PATH")
+    tmp_path = tmp_path_factory.mktemp("pg_restart")
     pg = PrivatePostgres()
     pg.start()
     daemon = None
@@ -112,8 +113,8 @@ def test_postgres_restart_under_a_running_daemon(tmp_path):
         _wait("three sensor ticks", lambda: len(_keys(_runs(home), "tick-")) >= 3, 300, daemon, log)
         _wait(
             "a schedule tick",
-            lambda: _keys(_runs(home), "") and any(":" in k for k in _keys(_runs(home), "")),
-            150,
+            lambda: any(":" in k for k in _keys(_runs(home), "")),
+            200,
             daemon,
             log,
         )
@@ -133,27 +134,43 @@ def test_postgres_restart_under_a_running_daemon(tmp_path):
             daemon,
             log,
         )
-        missed = missed_tick.strftime("%H:%M")
+        # Give the scheduler until the tick after the missed one has run.
         _wait(
-            f"the schedule tick of {missed} (missed while the database was down)",
-            lambda: missed in _keys(_runs(home), ""),
-            110,
+            "the schedule's first tick after the restart",
+            lambda: any(
+                k > missed_tick.strftime("%H:%M") for k in _keys(_runs(home), "") if ":" in k
+            ),
+            200,
             daemon,
             log,
         )
-
-        runs = _runs(home)
-        ticks = _keys(runs, "tick-")
-        assert len(ticks) == len(set(ticks)), "a sensor tick was run twice"
-        numbers = sorted(int(k.removeprefix("tick-")) for k in ticks)
-        assert numbers == list(range(1, len(numbers) + 1)), "a sensor tick was lost"
-        minutes = sorted(k for k in _keys(runs, "") if ":" in k)
-        assert len(minutes) == len(set(minutes)), "a schedule tick was run twice"
-        first = datetime.strptime(minutes[0], "%H:%M")
-        expected = [(first + timedelta(minutes=i)).strftime("%H:%M") for i in range(len(minutes))]
-        assert minutes == expected, "a schedule tick was lost"
+        assert daemon.poll() is None, f"dagster-daemon exited: {log.read_text()[-3000:]}"
+        return {"runs": _runs(home), "missed": missed_tick.strftime("%H:%M")}
     finally:
         if daemon is not None and daemon.poll() is None:
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait(timeout=30)
         pg.close()
+
+
+def test_sensor_ticks_survive_a_postgres_crash_none_twice_none_lost(outage):
+    ticks = _keys(outage["runs"], "tick-")
+    assert len(ticks) == len(set(ticks)), "a sensor tick was run twice"
+    numbers = sorted(int(k.removeprefix("tick-")) for k in ticks)
+    assert numbers == list(range(1, len(numbers) + 1)), "a sensor tick was lost"
+
+
+def test_schedule_ticks_are_never_run_twice(outage):
+    minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
+    assert len(minutes) == len(set(minutes)), "a schedule tick was run twice"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Dagster 1.13 runs no missed tick of a schedule without partitions: after the outage "
+    "the scheduler logs 'has no partition set, so not trying to catch up' and waits for the next "
+    "tick (README Reliability). Strict: this fails loudly once ticks are caught up.",
+)
+def test_the_schedule_tick_missed_during_the_outage_runs_once_after(outage):
+    minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
+    assert outage["missed"] in minutes
