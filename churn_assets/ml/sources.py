@@ -219,15 +219,15 @@ def check_columns(frame: pd.DataFrame, where: str, header: list[str] | None = No
         )
     frame = frame.copy(deep=False)
     frame.columns = names if len(names) == frame.shape[1] else [str(c).strip() for c in frame]
-    unnamed = [c for c in frame.columns if not c or str(c).startswith("Unnamed: ")]
-    with_values = [c for c in unnamed if frame[c].notna().any()]
-    if with_values:
-        positions = [list(frame.columns).index(c) + 1 for c in with_values]
+    unnamed = [i for i, c in enumerate(frame.columns) if not c or c.startswith("Unnamed: ")]
+    positions = [i + 1 for i in unnamed if frame.iloc[:, i].notna().any()]
+    if positions:
         raise SourceError(
             f"{where} has values in column(s) {positions} with no header name; "
             "name them in the header row"
         )
-    return frame.drop(columns=unnamed)
+    keep = [i for i in range(frame.shape[1]) if i not in unnamed]
+    return frame.iloc[:, keep]
 
 
 def combine_split(train: pd.DataFrame, test: pd.DataFrame, test_where: str) -> pd.DataFrame:

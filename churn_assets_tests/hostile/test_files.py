@@ -243,6 +243,11 @@ CASES = [
         Raises(SourceError, r"values in column\(s\) \[3\] with no header name"),
     ),
     Case(
+        "two_empty_headers_found_by_hypothesis",
+        table(header="id,,,plan,churn"),
+        Raises(SourceError, r"values in column\(s\) \[2, 3\] with no header name"),
+    ),
+    Case(
         "source_column_named_churned",
         table(header="id,tenure,churned,plan,churn", edit=_set(2, "1")),
         Raises(
