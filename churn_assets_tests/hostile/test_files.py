@@ -184,6 +184,12 @@ CASES = [
         spec={"source": {"delimiter": ";"}},
     ),
     Case(
+        "tab_separated_declared",
+        BASE.replace(",", "\t"),
+        Accepted("tab files", lambda r: r.report.rows_kept == 40),
+        spec={"source": {"delimiter": "\t"}},
+    ),
+    Case(
         "double_pipe_as_regex",
         BASE.replace(",", "||"),
         Accepted("'||' split as a regex when flagged", lambda r: r.report.rows_kept == 40),
