@@ -1,6 +1,5 @@
 """Group training: every candidate scored on the same holdout, with pictures and a comparison."""
 
-import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
@@ -21,7 +20,7 @@ from churn_assets.ml.evaluation import (
 from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.models import FAMILIES
 from churn_assets.resources.git import GitResource
-from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
+from churn_assets.resources.mlflow_tracking import MlflowResource
 
 IMPORTANCE_ROWS = 2_000  # permutation importance on a seeded sample keeps 1M-row holdouts cheap
 RECORD_KEYS = (
@@ -75,7 +74,7 @@ def model_evaluation(
     X_test, y_test = split_xy(features, FeatureSpec.from_dict(feature_spec), "test")
     results, curves, models = {}, {}, {}
     for family, record in candidates.items():
-        model = mlflow.sklearn.load_model(record["model_uri"])
+        model = mlflow_tracking.load_model(record["model_uri"])
         proba = model.predict_proba(X_test)[:, 1]
         results[family] = holdout_metrics(y_test, proba, record["threshold"])
         curves[family] = (y_test.to_numpy(), proba)
@@ -90,13 +89,12 @@ def model_evaluation(
     data_version = input_data_version(context, "features")
     tags = run_tags(context, data_version, git.commit_sha())
     with mlflow_tracking.start_run("model_evaluation", tags) as run:
-        # TODO(defsthin): through the run object once the MLflow resource's TrackedRun lands.
-        mlflow.log_table(table, "comparison.json")
-        mlflow.log_table(importance, "feature_importance.json")
-        mlflow.log_metrics({f"{f}_test_{k}": v for f, m in results.items() for k, v in m.items()})
-        mlflow.set_tag("best_family", best)
+        run.log_table(table, "comparison.json")
+        run.log_table(importance, "feature_importance.json")
+        run.log_metrics({f"{f}_test_{k}": v for f, m in results.items() for k, v in m.items()})
+        run.set_tag("best_family", best)
         for name, image in plots.items():
-            log_png(image, f"plots/{name}.png")
+            run.log_png(image, f"plots/{name}.png")
     context.log.info(f"best candidate: {best} (holdout ROC AUC {results[best]['roc_auc']:.4f})")
     record = {
         "best": best,
@@ -106,7 +104,7 @@ def model_evaluation(
         },
         "holdout_rows": len(X_test),
         "data_version": data_version,
-        "evaluation_run_id": run.info.run_id,
+        "evaluation_run_id": run.run_id,
         "features": list(X_test.columns),
     }
     return Output(
@@ -117,7 +115,7 @@ def model_evaluation(
             "comparison": table_md(table.reset_index() if table.index.name else table),
             "feature_importance_table": table_md(importance.head(15)),
             **{name: png(image, name) for name, image in plots.items()},
-            "mlflow_run_id": run.info.run_id,
+            "mlflow_run_id": run.run_id,
             "holdout_rows": len(X_test),
             "metrics": MetadataValue.json(results),
         },

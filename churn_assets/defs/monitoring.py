@@ -25,12 +25,14 @@ from dagster import (
 from pydantic import Field
 
 from churn_assets.defs.metadata import png, preview, push_metrics, table_md
+from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.defs.validation import CHECKS, ValidationConfig, quality_checks
-from churn_assets.ml.drift import DriftConfig, build_reference, compute_drift
-from churn_assets.ml.drift_html import plot_top_drifted, render_html
-from churn_assets.ml.drift_reference import DriftReference
+from churn_assets.ml.drift import DriftConfig, DriftReference, build_reference, compute_drift
+from churn_assets.ml.drift.charts import plot_top_drifted
+from churn_assets.ml.drift.page import render_html
 from churn_assets.ml.explain import baseline_values, top_reasons
 from churn_assets.ml.features import FeatureSpec, split_xy
+from churn_assets.ml.jsonable import plain
 from churn_assets.ml.sources import file_format, read_bytes
 from churn_assets.ml.validation import ROW_COLUMN, TARGET, validate
 from churn_assets.resources.dataset import DatasetResource
@@ -84,7 +86,7 @@ def drift_reference(
     ).to_frame()
     reference.attrs.update(
         feature_spec=fspec.to_dict(),
-        baseline={k: _plain(v) for k, v in baseline_values(X_train).items()},
+        baseline={k: plain(v) for k, v in baseline_values(X_train).items()},
         champion_version=version,
         threshold=threshold,
     )
@@ -97,10 +99,6 @@ def drift_reference(
             "columns": MetadataValue.json(fspec.inputs),
         },
     )
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 @multi_asset(
@@ -264,27 +262,17 @@ def batch_predictions(
     )
 
 
-class DriftSettings(Config):
+class DriftSettings(
+    config_from(
+        DriftConfig,
+        ["alpha", "wasserstein_threshold", "jensenshannon_threshold", "psi_threshold"]
+        + ["drift_share", "min_rows", "multiple_testing"],
+    )
+):
     """Thresholds of the drift tests (Evidently's rules by default)."""
 
-    alpha: float = Field(0.05, description="p-value threshold of KS and chi-squared tests.")
-    wasserstein_threshold: float = Field(0.1, description="Normalised Wasserstein threshold.")
-    jensenshannon_threshold: float = Field(0.1, description="Jensen-Shannon distance threshold.")
-    psi_threshold: float = Field(0.2, description="PSI threshold (when PSI is the method).")
-    drift_share: float = Field(0.5, description="Share of drifted columns for dataset drift.")
-    min_rows: int = Field(30, description="Fewer current rows: not enough rows to test.")
-    multiple_testing: str = Field("none", description="'none' or 'bh' (Benjamini-Hochberg).")
-
     def drift_config(self) -> DriftConfig:
-        return DriftConfig(
-            alpha=self.alpha,
-            wasserstein_threshold=self.wasserstein_threshold,
-            jensenshannon_threshold=self.jensenshannon_threshold,
-            psi_threshold=self.psi_threshold,
-            drift_share=self.drift_share,
-            min_rows=self.min_rows,
-            multiple_testing=self.multiple_testing,
-        )
+        return to_dataclass(self, DriftConfig)
 
 
 @asset(

@@ -5,7 +5,6 @@ except through assets: the trained asset's value is a small JSON record (MLflow 
 parameters, CV metrics, the threshold chosen out of fold); the fitted Pipeline lives in MLflow.
 """
 
-import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
 from pydantic import Field
@@ -18,7 +17,7 @@ from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.mlflow_models import log_pipeline
-from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
+from churn_assets.resources.mlflow_tracking import MlflowResource
 
 # Pod sizes per family (production runs each step in its own pod via k8s_job_executor).
 POD_RESOURCES = {
@@ -91,18 +90,17 @@ def train_and_log(
         context.log.warning(f"{family}: {warning}")
     tags = run_tags(context, data_version, git.commit_sha())
     with mlflow_tracking.start_run(family, tags) as run:
-        # TODO(defsthin): through the run object once the MLflow resource's TrackedRun lands.
-        mlflow.log_params({k.removeprefix("model__"): v for k, v in result.best_params.items()})
-        mlflow.log_params({"family": family, "n_iter": config.n_iter, "cv_folds": config.cv_folds})
-        mlflow.log_metrics(result.cv_metrics)
-        mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
-        mlflow.log_table(result.trials, "search/trials.json")
-        mlflow.log_text(rationale, "threshold.txt")
-        log_png(confusion, "plots/confusion_matrix.png")
-        model_info = log_pipeline(result.pipeline, X_train)
+        run.log_params({k.removeprefix("model__"): v for k, v in result.best_params.items()})
+        run.log_params({"family": family, "n_iter": config.n_iter, "cv_folds": config.cv_folds})
+        run.log_metrics(result.cv_metrics)
+        run.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
+        run.log_table(result.trials, "search/trials.json")
+        run.log_text(rationale, "threshold.txt")
+        run.log_png(confusion, "plots/confusion_matrix.png")
+        model_info = run.log_model(log_pipeline, result.pipeline, X_train)
     record = {
         "family": family,
-        "mlflow_run_id": run.info.run_id,
+        "mlflow_run_id": run.run_id,
         "model_uri": model_info.model_uri,
         "best_params": result.best_params,
         "cv_metrics": result.cv_metrics,
@@ -118,8 +116,8 @@ def train_and_log(
     return Output(
         record,
         metadata={
-            "mlflow_run_id": run.info.run_id,
-            "mlflow_run": mlflow_tracking.run_link(run.info.run_id),
+            "mlflow_run_id": run.run_id,
+            "mlflow_run": mlflow_tracking.run_link(run.run_id),
             "model_uri": model_info.model_uri,
             "cv_roc_auc": result.cv_metrics["cv_roc_auc_mean"],
             "holdout_roc_auc": test_metrics["roc_auc"],

@@ -92,14 +92,14 @@ class SourceSpec(_Strict):
             value = getattr(self, key)
             if value is not None and len(value) != 1:
                 raise ValueError(f"source.{key} '{value}' must be one character")
-        marks = {"delimiter": self.delimiter, "thousands": self.thousands, "decimal": self.decimal}
         if self.thousands is not None and self.thousands == self.decimal:
             raise ValueError(f"source.thousands and source.decimal are both '{self.decimal}'")
-        if not self.delimiter_is_regex and self.delimiter in (self.thousands, self.decimal):
-            clash = [k for k, v in marks.items() if v == self.delimiter and k != "delimiter"]
+        # A thousands separator equal to the delimiter works inside quotes ("1,695.0");
+        # a decimal mark equal to the delimiter cannot be told apart from it.
+        if not self.delimiter_is_regex and self.delimiter == self.decimal:
             raise ValueError(
-                f"source.delimiter '{self.delimiter}' is also source.{clash[0]}; a ';' file with "
-                "decimal commas needs delimiter: ';' and decimal: ','"
+                f"source.delimiter and source.decimal are both '{self.decimal}'; a file with "
+                "decimal commas is ';'-separated: set delimiter: ';' and decimal: ','"
             )
         return self
 

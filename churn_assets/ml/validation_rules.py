@@ -19,7 +19,12 @@ from churn_assets.ml.validation_base import (
     constant,
     quoted,
 )
-from churn_assets.ml.validation_types import infinite, on_uniques, parse_numeric, separator_hint
+from churn_assets.ml.validation_types import (
+    infinite,
+    mask_on_uniques,
+    parse_numeric,
+    separator_hint,
+)
 
 
 def check_names(raw: pd.DataFrame, spec: DatasetSpec) -> None:
@@ -152,10 +157,8 @@ def nul_rules(raw: pd.DataFrame) -> list[Problem]:
     """Rows with a NUL byte in any text cell: the value is kept whole in quarantine, not cut."""
     problems = []
     for col in raw.select_dtypes(include=["object", "string"]).columns:
-        has = on_uniques(
-            raw[col].reset_index(drop=True), lambda u: u.astype(str).str.contains(NUL_MARK)
-        )
-        mask = has.eq(True).to_numpy()  # missing -> False, without object downcasting
+        values = raw[col].reset_index(drop=True)
+        mask = mask_on_uniques(values, lambda u: u.astype(str).str.contains(NUL_MARK, regex=False))
         if mask.any():
             problems.append(
                 Problem("nul_byte", mask, constant(f"column '{col}': value contains a NUL byte"))

@@ -42,6 +42,13 @@ def on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Se
     return result.where(codes >= 0, None)
 
 
+def mask_on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """A boolean mask from `fn` (Series -> bool Series) run on the distinct values; NaN is False."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    hit = np.append(fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=bool), False)
+    return hit[codes]  # code -1 (missing) picks the appended False
+
+
 def strip_text(values: pd.Series) -> pd.Series:
     """Values as stripped text; empty text is missing."""
     text = values.astype(str).str.strip()
@@ -54,7 +61,7 @@ def _to_float(text: pd.Series, source: SourceSpec) -> pd.Series:
     if source.decimal != ".":
         text = text.str.replace(source.decimal, ".", regex=False)
     values = pd.to_numeric(text, errors="coerce").astype(float)
-    overflow = values.isna() & text.str.match(_OVERFLOW).fillna(False).astype(bool)
+    overflow = values.isna() & text.str.match(_OVERFLOW, na=False).astype(bool)
     return values.where(~overflow, text[overflow].map(float))
 
 

@@ -58,16 +58,20 @@ class DatasetResource(ConfigurableResource):
             frame = check_columns(read_sql(src), where)
             require_rows(frame, where)
             return frame
-        frame = self.read_location(src.path or "", src)
+        text = (spec.id_column,) if spec.id_column else ()
+        frame = self.read_location(src.path or "", src, text)
         if spec.split.test_path:
-            test = self.read_location(spec.split.test_path, src)
+            test = self.read_location(spec.split.test_path, src, text)
             frame = combine_split(frame, test, spec.split.test_path)
         return frame
 
-    def read_location(self, location: str, source: SourceSpec) -> pd.DataFrame:
+    def read_location(
+        self, location: str, source: SourceSpec, text_columns: tuple[str, ...] = ()
+    ) -> pd.DataFrame:
         """One file (path or URL) parsed with the spec's CSV options; raises SourceError."""
         payload = fetch_bytes(location, (self.s3 or S3Resource()).get_client)
-        return read_bytes(payload, location, file_format(location, source.format), source)
+        fmt = file_format(location, source.format)
+        return read_bytes(payload, location, fmt, source, text_columns)
 
     def describe(self, spec: DatasetSpec) -> str:
         """A one-line description of where the rows come from, for metadata and messages."""

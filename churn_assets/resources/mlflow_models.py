@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn_assets.resources.model_signature import TRUSTED_TYPES, servable_pipeline, table_signature
+
 ML_PACKAGE = Path(__file__).resolve().parents[1]  # churn_assets/, whose ml/ the models need
 # skops loads only the types listed here; no pickle is ever executed when a model is loaded.
 SKOPS_TRUSTED_TYPES = [
@@ -38,10 +40,10 @@ def log_pipeline(pipeline, X: pd.DataFrame, name: str = "model"):
     The model carries `churn_assets/ml` as code, so it loads (its EngineeredFeatures step
     included) wherever MLflow runs, without installing this project."""
     import mlflow
-    from mlflow.models import infer_signature
 
+    pipeline = servable_pipeline(pipeline, X)  # accepts int and float columns alike
     example = X.head(5)
-    signature = infer_signature(example, pipeline.predict_proba(example))
+    signature = table_signature(pipeline, example)
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "churn_assets"
         shutil.copytree(
@@ -54,7 +56,7 @@ def log_pipeline(pipeline, X: pd.DataFrame, name: str = "model"):
             signature=signature,
             input_example=example,
             serialization_format="skops",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            skops_trusted_types=[*SKOPS_TRUSTED_TYPES, *TRUSTED_TYPES],
             pyfunc_predict_fn="predict_proba",
             pip_requirements=model_requirements(),
             code_paths=[str(code)],

@@ -96,7 +96,7 @@ class Home:
     def add_version(self, pipeline: Pipeline, X: pd.DataFrame) -> str:
         """Log `pipeline` as the training assets do and register it (no promotion)."""
         with self.tracking().start_run("test_candidate", {"purpose": "registry test"}) as run:
-            info = log_pipeline(pipeline, X)
+            info = run.log_model(log_pipeline, pipeline, X)
         tags = {"family": "logistic_regression", "threshold": THRESHOLD}
         return self.registry().register(info.model_uri, run.info.run_id, tags)
 

