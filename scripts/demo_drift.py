@@ -200,7 +200,11 @@ def main() -> int:
             print(f"  failed checks:      {', '.join(failed_checks)}")
 
     decision = drift_retraining_sensor(
-        build_sensor_context(instance=instance, cursor=state["drift_cursor"])
+        build_sensor_context(
+            instance=instance,
+            cursor=state["drift_cursor"],
+            resources={"retraining": resources["retraining"]},
+        )
     )
     print()
     if isinstance(decision, SensorResult) and decision.run_requests:

@@ -45,6 +45,7 @@ from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import RegistryError
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 from churn_assets.resources.reports import LocalReports
+from churn_assets.resources.retraining import RetrainingPolicy
 
 ASSETS = load_assets_from_modules(
     [ingestion, validation, features, training, evaluation, registry, monitoring]
@@ -260,13 +261,22 @@ def test_drifted_batch_fails_the_drift_checks_with_their_severities(clean_and_dr
     assert Path(report["report_html"]).exists()
 
 
-def test_drift_requests_retraining_once_per_cooldown(clean_and_drifted, monkeypatch):
+def drift_sensor_tick(instance, cursor=None, cooldown_hours=24.0):
+    return drift_retraining_sensor(
+        build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={"retraining": RetrainingPolicy(cooldown_hours=cooldown_hours)},
+        )
+    )
+
+
+def test_drift_requests_retraining_once_per_cooldown(clean_and_drifted):
     instance = clean_and_drifted.instance
 
-    def evaluate(cursor):
-        return drift_retraining_sensor(build_sensor_context(instance=instance, cursor=cursor))
+    def evaluate(cursor, cooldown_hours=24.0):
+        return drift_sensor_tick(instance, cursor, cooldown_hours)
 
-    monkeypatch.setenv("CHURN_RETRAIN_COOLDOWN_HOURS", "24")
     first = evaluate(None)
     assert isinstance(first, SensorResult)
     [request] = first.run_requests
@@ -291,9 +301,8 @@ def test_drift_requests_retraining_once_per_cooldown(clean_and_drifted, monkeypa
     assert not within.run_requests
     assert "cooldown 24.0 h" in within.skip_reason.skip_message
 
-    monkeypatch.setenv("CHURN_RETRAIN_COOLDOWN_HOURS", "0")
     another_drifted_report("drifted_0105.csv")
-    after = evaluate(within.cursor)
+    after = evaluate(within.cursor, cooldown_hours=0.0)
     [again] = after.run_requests
     assert "drifted_0105.csv" in again.tags["churn/reason"]
     assert again.run_key != request.run_key
@@ -313,7 +322,7 @@ def test_invalid_batch_is_stopped_before_scoring_and_drift(invalid):
     assert failed & {"schema_compliance", "quality_score"}
     assert set(materialized(result)) <= {"customer_batch", "batch_quarantine"}
     assert not invalid.instance.fetch_materializations(AssetKey("drift_report"), limit=1).records
-    skipped = drift_retraining_sensor(build_sensor_context(instance=invalid.instance))
+    skipped = drift_sensor_tick(invalid.instance)
     assert isinstance(skipped, SkipReason)
 
 
