@@ -7,8 +7,10 @@ export CHURN_HOME ?= $(CURDIR)/.local
 export DAGSTER_HOME ?= $(CHURN_HOME)/dagster_home
 JOB ?= training_job
 PORT ?= 3000
+SERVE_PORT ?= 8080
+WORKERS ?= 2
 
-.PHONY: install run dev mlflow-ui demo-drift test lint format bench clean
+.PHONY: install run dev serve mlflow-ui demo-drift test lint format bench clean
 
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,10 @@ dev: install
 	$(BIN)/python -c "from churn_assets.local import ensure_local_home; ensure_local_home()"
 	@echo "Dagster UI: http://127.0.0.1:$(PORT)  (DAGSTER_HOME=$(DAGSTER_HOME))"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+# The local champion (the registry `make run` fills) behind the model server; see README.
+serve: install
+	$(BIN)/churn-assets serve --host 127.0.0.1 --port $(SERVE_PORT) --workers $(WORKERS)
 
 mlflow-ui: install
 	@echo "MLflow UI: http://127.0.0.1:5000"

@@ -26,13 +26,13 @@ def _spec(rows: int):
 def direct(params: dict[str, Any]) -> dict[str, Any]:
     """load_table -> validate -> typed_columns/feature_spec/build_features, each timed."""
     from churn_assets.ml.features import build_features, feature_spec
-    from churn_assets.ml.sources import load_table
     from churn_assets.ml.validation import typed_columns, validate
+    from churn_assets.resources.dataset import DatasetResource
 
     rss_after_imports = peak_rss_mb()
     spec = _spec(params["rows"])
     t0 = time.perf_counter()
-    raw = load_table(spec)
+    raw = DatasetResource(spec="synthetic").load_table(spec)
     t1 = time.perf_counter()
     result = validate(raw, spec)
     t2 = time.perf_counter()

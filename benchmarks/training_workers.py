@@ -50,13 +50,13 @@ def _paths(cache: str, rows: int) -> tuple[Path, Path]:
 def prepare(params: dict[str, Any]) -> dict[str, Any]:
     """Build and cache the features table of `rows` synthetic rows."""
     from churn_assets.ml.features import build_features, feature_spec
-    from churn_assets.ml.sources import load_table
     from churn_assets.ml.validation import typed_columns, validate
     from churn_assets.resources.dataset import DatasetResource
 
     table_path, spec_path = _paths(params["cache"], params["rows"])
-    spec = DatasetResource(spec="synthetic", n_rows=params["rows"]).load_spec()
-    valid = validate(load_table(spec), spec).valid
+    dataset = DatasetResource(spec="synthetic", n_rows=params["rows"])
+    spec = dataset.load_spec()
+    valid = validate(dataset.load_table(spec), spec).valid
     fspec = feature_spec(spec, typed_columns(valid, spec))
     build_features(valid, spec, fspec, spec.id_name).to_parquet(table_path, index=False)
     spec_path.write_text(json.dumps(fspec.to_dict()))

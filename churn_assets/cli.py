@@ -105,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = sub.add_parser("serve", help="serve the MLflow champion over HTTP")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8080)
+    serve_parser.add_argument("--workers", type=int, default=2, help="worker processes")
     args = parser.parse_args(argv)
     if args.command == "serve":
         from churn_assets.serving.server import serve
 
-        return serve(args.host, args.port)
+        ensure_local_home()  # the local champion unless MLFLOW_TRACKING_URI says otherwise
+        return serve(args.host, args.port, args.workers)
     if args.command == "run":
         return run(args.job, args.spec)
     if args.command == "models":

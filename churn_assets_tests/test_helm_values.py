@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 import yaml
 
+from churn_assets_tests.integration.services import require_module, require_service
+
 REPO = Path(__file__).resolve().parents[1]
 HELM_VALUES = REPO / "helm-values.yaml"
 DAGSTER_YAML = REPO / "dagster.yaml"
 ENV_CONFIGMAP = REPO / "deploy" / "k8s" / "env-configmap.yaml"
 CHART = Path(__file__).resolve().parents[1].parent / "shared" / "dagster-helm"
 
-jsonschema = pytest.importorskip("jsonschema")
+jsonschema = require_module("jsonschema", "jsonschema is not installed (dev extra)")
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -52,7 +54,9 @@ def drop_remote_refs(node: Any) -> Any:
 @pytest.fixture(scope="module")
 def chart() -> tuple[dict, dict]:
     if not (CHART / "values.schema.json").exists():
-        pytest.skip(f"Dagster chart schema not found at {CHART} (../shared is absent here)")
+        require_service(
+            False, f"Dagster chart schema not found at {CHART} (../shared is absent here)"
+        )
     schema = drop_remote_refs(yaml.safe_load((CHART / "values.schema.json").read_text()))
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
     return schema, defaults

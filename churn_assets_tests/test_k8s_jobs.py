@@ -27,10 +27,11 @@ from dagster_k8s.job import (
 )
 
 from churn_assets.defs.training import POD_RESOURCES, trained_models
+from churn_assets_tests.integration.services import require_module
 
-kubernetes_validate = pytest.importorskip(
+kubernetes_validate = require_module(
     "kubernetes_validate",
-    reason="kubernetes-validate is not installed (pip install kubernetes-validate; dev extra)",
+    "kubernetes-validate is not installed (pip install kubernetes-validate; dev extra)",
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    Config,
     IOManager,
     MetadataValue,
     OpExecutionContext,
@@ -23,6 +22,7 @@ from pydantic import Field
 
 from churn_assets.constants import OPERATION_TAG, OWNERS
 from churn_assets.defs.metadata import push_metrics
+from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.defs.training import split_xy
 from churn_assets.ml.promotion import GateConfig, render_model_card
 from churn_assets.ml.validation import TARGET
@@ -31,28 +31,20 @@ from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHAMPION, RegistryError, check_scores
 
-DEFAULT_MIN_METRICS = {"roc_auc": 0.75, "f1": 0.45, "accuracy": 0.70}
 SAMPLE_ROWS = 500
 
 
-class GateSettings(Config):
+class GateSettings(
+    config_from(
+        GateConfig,
+        ["min_metrics", "max_auc_drop", "n_resamples", "random_state"],
+        limits={"max_auc_drop": {"ge": 0}, "n_resamples": {"ge": 1000}},
+    )
+):
     """The promotion gate: absolute thresholds and the paired comparison with the champion."""
 
-    min_metrics: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_MIN_METRICS),
-        description="Holdout metric -> minimum (roc_auc, pr_auc, f1, precision, recall, ...).",
-    )
-    max_auc_drop: float = Field(0.01, ge=0, description="Non-inferiority margin on ROC AUC.")
-    n_resamples: int = Field(2000, ge=1000, description="Bootstrap resamples (>= 1000).")
-    random_state: int = Field(42, description="Seed of the bootstrap.")
-
     def gate(self) -> GateConfig:
-        return GateConfig(
-            min_metrics=dict(self.min_metrics),
-            max_auc_drop=self.max_auc_drop,
-            n_resamples=self.n_resamples,
-            random_state=self.random_state,
-        )
+        return to_dataclass(self, GateConfig)
 
 
 def _card(

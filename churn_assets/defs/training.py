@@ -15,7 +15,6 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
-from mlflow.models import infer_signature
 from pydantic import Field
 
 from churn_assets.constants import OWNERS
@@ -25,6 +24,7 @@ from churn_assets.ml.features import SPLIT, FeatureSpec, build_preprocessor
 from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
+from churn_assets.resources.model_signature import TRUSTED_TYPES, servable_pipeline, table_signature
 
 CODE_VERSION = "1"
 ML_PACKAGE = Path(__file__).resolve().parents[1]  # churn_assets/, whose ml/ the models need
@@ -105,8 +105,9 @@ def log_pipeline(pipeline, X: pd.DataFrame, name: str = "model"):
 
     The model carries `churn_assets/ml` as code, so it loads (its EngineeredFeatures step
     included) wherever MLflow runs, without installing this project."""
+    pipeline = servable_pipeline(pipeline, X)  # accepts int and float columns alike
     example = X.head(5)
-    signature = infer_signature(example, pipeline.predict_proba(example))
+    signature = table_signature(pipeline, example)
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "churn_assets"
         shutil.copytree(
@@ -119,7 +120,7 @@ def log_pipeline(pipeline, X: pd.DataFrame, name: str = "model"):
             signature=signature,
             input_example=example,
             serialization_format="skops",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            skops_trusted_types=[*SKOPS_TRUSTED_TYPES, *TRUSTED_TYPES],
             pyfunc_predict_fn="predict_proba",
             pip_requirements=model_requirements(),
             code_paths=[str(code)],

@@ -15,7 +15,7 @@ from churn_assets.defs.checks import (
     split_outs,
 )
 from churn_assets.defs.metadata import preview, push_metrics, table_md
-from churn_assets.ml.validation import REASONS_COLUMN, ROW_COLUMN, validate
+from churn_assets.ml.validation import REASONS_COLUMN, ROW_COLUMN, ValidationResult, validate
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
 
@@ -29,6 +29,7 @@ from churn_assets.resources.metrics import MetricsResource
         "Rows that fail a rule, with their raw values and every reason.",
     ),
     check_specs=blocking_specs("validated_dataset"),
+    can_subset=True,  # `--select "*promoted_model"` needs validated_dataset without quarantine
 )
 def validate_dataset(
     context: AssetExecutionContext,
@@ -37,64 +38,67 @@ def validate_dataset(
     metrics: MetricsResource,
     raw_dataset: pd.DataFrame,
 ):
-    """Split raw rows into validated and quarantined; yields both and the six blocking checks.
+    """Split raw rows into validated and quarantined; yields the selected ones and, with
+    validated_dataset, the six blocking checks.
 
     Raises SchemaError when the table as a whole does not fit the spec (no target column, a
-    non-binary target, declared columns missing).
+    non-binary target, declared columns missing, a source column named like an internal one).
     """
     spec = dataset.load_spec()
     result = validate(raw_dataset, spec)
     report = result.report
-    types = report.types
     context.log.info(
         f"{report.rows_kept} rows kept, {report.rows_quarantined} quarantined "
         f"({report.reasons}); quality score {report.quality_score}"
     )
+    selected = context.op_execution_context.selected_output_names
+    if "validated_dataset" in selected:
+        pushed = push_metrics(
+            context,
+            "data quality",
+            lambda: metrics.record_data_quality(
+                spec.name,
+                report.rows_in,
+                report.rows_kept,
+                report.rows_quarantined,
+                report.quality_score,
+            ),
+        )
+        yield Output(
+            result.valid, output_name="validated_dataset", metadata={**pushed, **_metadata(result)}
+        )
+    if "quarantined_rows" in selected:
+        yield Output(
+            result.quarantined,
+            output_name="quarantined_rows",
+            metadata={
+                "rows": len(result.quarantined),
+                "reasons": MetadataValue.json(report.reasons),
+                "preview": preview(result.quarantined[[ROW_COLUMN, REASONS_COLUMN]], rows=10),
+            },
+        )
+    checks = quality_checks(
+        report, len(raw_dataset), result.valid[ROW_COLUMN], result.quarantined[ROW_COLUMN], config
+    )
+    wanted = {key.name for key in context.selected_asset_check_keys}
+    yield from (check for check in checks if check.check_name in wanted)
+
+
+def _metadata(result: ValidationResult) -> dict:
+    report, types = result.report, result.report.types
     inference = pd.DataFrame(
         [{"column": c, "role": "feature", "how": h} for c, h in types.how.items()]
         + [{"column": c, "role": "excluded", "how": why} for c, why in types.excluded.items()]
     )
-    pushed = push_metrics(
-        context,
-        "data quality",
-        lambda: metrics.record_data_quality(
-            spec.name,
-            report.rows_in,
-            report.rows_kept,
-            report.rows_quarantined,
-            report.quality_score,
-        ),
-    )
-    yield Output(
-        result.valid,
-        output_name="validated_dataset",
-        metadata={
-            **pushed,
-            "rows_in": report.rows_in,
-            "rows_kept": report.rows_kept,
-            "rows_quarantined": report.rows_quarantined,
-            "quality_score": report.quality_score,
-            "positive_rate": round(report.positive_rate, 5),
-            "numeric_columns": MetadataValue.json(types.numeric),
-            "categorical_columns": MetadataValue.json(types.categorical),
-            "column_types": table_md(inference),
-            "quarantine_reasons": MetadataValue.json(report.reasons),
-            "preview": preview(result.valid),
-        },
-    )
-    yield Output(
-        result.quarantined,
-        output_name="quarantined_rows",
-        metadata={
-            "rows": len(result.quarantined),
-            "reasons": MetadataValue.json(report.reasons),
-            "preview": preview(result.quarantined[[ROW_COLUMN, REASONS_COLUMN]], rows=10),
-        },
-    )
-    yield from quality_checks(
-        report,
-        len(raw_dataset),
-        result.valid[ROW_COLUMN],
-        result.quarantined[ROW_COLUMN],
-        config,
-    )
+    return {
+        "rows_in": report.rows_in,
+        "rows_kept": report.rows_kept,
+        "rows_quarantined": report.rows_quarantined,
+        "quality_score": report.quality_score,
+        "positive_rate": round(report.positive_rate, 5),
+        "numeric_columns": MetadataValue.json(types.numeric),
+        "categorical_columns": MetadataValue.json(types.categorical),
+        "column_types": table_md(inference),
+        "quarantine_reasons": MetadataValue.json(report.reasons),
+        "preview": preview(result.valid),
+    }

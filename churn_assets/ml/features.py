@@ -22,8 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from churn_assets.ml.sources import SPLIT_COLUMN
 from churn_assets.ml.spec import DatasetSpec
 from churn_assets.ml.validation import TARGET, ColumnTypes
-
-SPLIT = "split"  # "train" | "test" in the features table
+from churn_assets.ml.validation_base import SPLIT  # "train" | "test" in the features table
 
 
 @dataclass(frozen=True)
@@ -170,10 +169,13 @@ def split_rows(
         )
     else:
         counts = valid[TARGET].value_counts()
-        if len(counts) < 2 or counts.min() < 2:
+        n_test = int(np.ceil(test_size * len(valid)))
+        if len(counts) < 2 or counts.min() < 2 or min(n_test, len(valid) - n_test) < len(counts):
             raise ValueError(
                 f"cannot split: the validated rows have class counts {counts.to_dict()} in "
-                f"'{TARGET}'; a stratified split needs at least 2 rows of each class"
+                f"'{TARGET}' ({len(valid)} rows, test_size {test_size}); a stratified split "
+                "needs at least 2 rows of each class and one of each class on both sides; "
+                "give the source more rows"
             )
         _, test_index = train_test_split(
             valid.index, test_size=test_size, random_state=seed, stratify=valid[TARGET]

@@ -1,165 +1,271 @@
-"""Load a churn table from the source a dataset spec names, with errors a person can act on.
+"""Parse a churn table from the bytes (or frame) a resource hands over, with errors to act on.
 
-Every failure raises `SourceError` with the file, URL or query in the message; pandas and driver
-errors are kept as the cause (`raise ... from exc`) but never left as the only message.
+No I/O here: `churn_assets.resources.sources` fetches the bytes (file, file://, http(s), S3) and
+runs SQL. This module sniffs what the bytes are (gzip, zip/xlsx, Parquet, text) by magic bytes,
+parses them with the spec's CSV options, and refuses a table whose header would change a column
+silently (duplicate names, values under an empty name). Every failure raises `SourceError` naming
+the source; pandas errors are kept as the cause, never left as the only message.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
 import io
-import os
-from pathlib import Path
+import re
+import warnings
+import zipfile
+import zlib
 
 import pandas as pd
 
-from churn_assets.ml.spec import DatasetSpec
-from churn_assets.ml.synthetic import generate_synthetic
+from churn_assets.ml.spec import SourceSpec
 
 SPLIT_COLUMN = "_source_split"
+NUL_MARK = "\u2400"  # stands in for a NUL byte in a cell, so validation can quarantine the row
+_MAGIC = [
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"PAR1", "parquet"),
+    (b"\xd0\xcf\x11\xe0", "xls"),
+]
 
 
 class SourceError(ValueError):
     """The source could not be read as a table."""
 
 
-def describe_source(spec: DatasetSpec) -> str:
-    """A one-line description of where the rows come from, for metadata and messages."""
-    src = spec.source
-    if src.kind == "synthetic":
-        s = src.synthetic
-        return f"synthetic(n_rows={s.n_rows}, seed={s.seed}, drift={s.drift})"
-    if src.kind == "sql":
-        return f"sql({_redact(src.sql_url or '')}): {src.query}"
-    return str(src.path)
-
-
-def _redact(url: str) -> str:
-    # Never echo a password from a SQLAlchemy URL into logs or metadata.
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(os.path.expandvars(url)).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported by the loader itself
-        return "<unparseable url>"
+def sniff(payload: bytes) -> str | None:
+    """The container type of `payload` by its magic bytes ('gzip', 'zip', 'parquet', 'xls')."""
+    return next((kind for magic, kind in _MAGIC if payload.startswith(magic)), None)
 
 
 def file_format(path: str, declared: str = "auto") -> str:
+    """'parquet' or 'csv' from the declared format, else from the file name."""
     if declared != "auto":
         return declared
     lowered = path.lower().split("?")[0]
     return "parquet" if lowered.endswith((".parquet", ".pq")) else "csv"
 
 
-def read_bytes(payload: bytes, where: str, fmt: str, encoding: str, delimiter: str) -> pd.DataFrame:
+def parse_table(
+    payload: bytes,
+    where: str,
+    source: SourceSpec,
+    fmt: str = "auto",
+    text_columns: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Parse one file's bytes into a DataFrame with stripped, unique column names.
+
+    `text_columns` (the id) are read as text, so '007' stays '007' and never equals '7'.
+
+    Gzip is decompressed, a zip holding one CSV is read, Parquet is read whatever the file is
+    called; an Excel workbook or other archive raises SourceError saying what it is. Raises
+    SourceError for empty, undecodable or malformed text and for ambiguous headers.
+    """
+    kind = sniff(payload)
+    if kind == "gzip":
+        payload, where = _gunzip(payload, where), f"{where} (gzip)"
+        kind = sniff(payload)
+    if kind == "zip":
+        payload, where = _unzip(payload, where)
+        kind = sniff(payload)
+    if kind == "xls":
+        raise SourceError(
+            f"{where} is a legacy Excel workbook (.xls), not CSV; save the sheet as CSV "
+            "(UTF-8) and point source.path at that file"
+        )
+    if kind == "parquet" or (fmt == "parquet" and kind is None and payload.strip()):
+        return check_columns(_read_parquet(payload, where), where)
     if not payload.strip():
         raise SourceError(f"{where} is empty: no header and no rows")
-    if fmt == "parquet":
-        try:
-            return pd.read_parquet(io.BytesIO(payload))
-        except Exception as exc:
-            raise SourceError(f"{where} is not a readable Parquet file: {exc}") from exc
+    text = _decode(payload, where, source.encoding).replace("\x00", NUL_MARK)
+    frame = _read_csv(text, where, source, text_columns)
+    return check_columns(frame, where, header=_header_names(text, source))
+
+
+def _gunzip(payload: bytes, where: str) -> bytes:
     try:
-        text = payload.decode(encoding)
+        return gzip.decompress(payload)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{where} is a damaged or truncated gzip file: {exc}") from exc
+
+
+def _unzip(payload: bytes, where: str) -> tuple[bytes, str]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(payload))
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile as exc:
+        raise SourceError(f"{where} is a damaged zip file: {exc}") from exc
+    if any(n.startswith("xl/") for n in names):
+        raise SourceError(
+            f"{where} is an Excel workbook (.xlsx), not CSV; save the sheet as CSV (UTF-8) "
+            "and point source.path at that file"
+        )
+    tables = [n for n in names if n.lower().endswith((".csv", ".txt", ".parquet", ".gz"))]
+    if len(tables) != 1:
+        raise SourceError(
+            f"{where} is a zip archive with {len(names)} files {names[:5]}; it must hold exactly "
+            "one CSV to be read, or point source.path at the extracted file"
+        )
+    return archive.read(tables[0]), f"{where}!{tables[0]}"
+
+
+def _read_parquet(payload: bytes, where: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(payload))
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types; all mean "unreadable"
+        raise SourceError(f"{where} is not a readable Parquet file: {exc}") from exc
+
+
+def _decode(payload: bytes, where: str, encoding: str) -> str:
+    # A byte-order mark is not part of the first column's name.
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        return payload.decode(codec)
     except UnicodeDecodeError as exc:
         line = payload[: exc.start].count(b"\n") + 1
+        head = payload[:4096]
+        controls = sum(b < 9 or 13 < b < 32 for b in head)
+        if controls > len(head) // 20:  # text files have almost no control bytes
+            raise SourceError(
+                f"{where} is binary data, not a text table (byte 0x{payload[exc.start]:02x} at "
+                f"offset {exc.start}); give a CSV, gzip CSV or Parquet file"
+            ) from None
         raise SourceError(
             f"{where} is not valid {encoding}: byte 0x{payload[exc.start]:02x} at offset "
             f"{exc.start} (line {line}); set source.encoding (e.g. 'latin-1') in the dataset spec"
         ) from None
+
+
+def _read_csv(
+    text: str, where: str, source: SourceSpec, text_columns: tuple[str, ...]
+) -> pd.DataFrame:
+    options = {
+        "dtype": dict.fromkeys(text_columns, str),
+        "sep": source.delimiter,
+        "thousands": source.thousands,
+        "decimal": source.decimal,
+        # A trailing delimiter on every row must not shift the columns under the header.
+        "index_col": False,
+        "skipinitialspace": True,  # blank or whitespace-only cells are missing values
+    }
+    if source.delimiter_is_regex:
+        options["engine"] = "python"
     try:
-        # Blank or whitespace-only cells are missing values, whatever the column type.
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), **options)
     except pd.errors.ParserError as exc:
         raise SourceError(f"{where} is not a well-formed CSV: {exc}") from exc
     except pd.errors.EmptyDataError:
         raise SourceError(f"{where} is empty: no header and no rows") from None
+    except re.error as exc:
+        raise SourceError(f"{where}: source.delimiter is not a valid regex: {exc}") from exc
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        _refuse_values_beyond_header(text, where, source)
     return frame
 
 
-def _read_location(path: str, spec: DatasetSpec) -> pd.DataFrame:
-    src = spec.source
-    fmt = file_format(path, src.format)
-    if path.startswith(("http://", "https://")):
-        import requests
-
-        try:
-            response = requests.get(path, timeout=60)
-        except requests.RequestException as exc:
-            raise SourceError(f"could not fetch {path}: {exc}") from exc
-        if response.status_code != 200:
+def _refuse_values_beyond_header(text: str, where: str, source: SourceSpec) -> None:
+    # pandas drops fields beyond the header with only a warning; empty ones (a trailing
+    # delimiter on each row) carry nothing, but a value there would be lost silently.
+    rows = (
+        (re.split(source.delimiter, line) for line in text.splitlines())
+        if source.delimiter_is_regex
+        else csv.reader(io.StringIO(text), delimiter=source.delimiter)
+    )
+    width = None
+    for line, fields in enumerate(rows, start=1):
+        if width is None:
+            width = len(fields) if any(f.strip() for f in fields) else None
+            continue
+        extra = [f for f in fields[width:] if f.strip()]
+        if extra:
             raise SourceError(
-                f"could not fetch {path}: HTTP {response.status_code} {response.reason}"
+                f"{where} line {line} has {len(fields)} fields but the header has {width} "
+                f"(value '{extra[0]}' beyond the last column); fix that row or name the column "
+                "in the header"
             )
-        payload = response.content
-    elif path.startswith("s3://"):
-        import boto3
-
-        bucket, _, key = path[5:].partition("/")
-        client = boto3.client("s3", endpoint_url=os.environ.get("CHURN_S3_ENDPOINT_URL") or None)
-        try:
-            payload = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as exc:
-            raise SourceError(f"could not read {path}: {exc}") from exc
-    else:
-        file = Path(path)
-        if not file.exists():
-            raise SourceError(f"source file not found: {file}")
-        payload = file.read_bytes()
-    return read_bytes(payload, path, fmt, src.encoding, src.delimiter)
 
 
-def _read_sql(spec: DatasetSpec) -> pd.DataFrame:
-    import sqlalchemy
-
-    src = spec.source
-    url = os.path.expandvars(src.sql_url or "")
-    query = src.query or ""
-    statement = query if " " in query.strip() else f"SELECT * FROM {query}"
-    try:
-        engine = sqlalchemy.create_engine(url)
-        with engine.connect() as conn:
-            return pd.read_sql_query(sqlalchemy.text(statement), conn)
-    except Exception as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise SourceError(
-            f"SQL source {_redact(url)} failed for query '{statement}': {reason}"
-        ) from exc
+def _header_names(text: str, source: SourceSpec) -> list[str]:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if source.delimiter_is_regex:
+        return re.split(source.delimiter, first)
+    return next(csv.reader([first], delimiter=source.delimiter), [])
 
 
-def load_table(spec: DatasetSpec) -> pd.DataFrame:
-    """Read the rows the spec names, unchanged but for parsing.
+def check_columns(frame: pd.DataFrame, where: str, header: list[str] | None = None) -> pd.DataFrame:
+    """Strip column names and refuse ones that would change a column silently.
 
-    Returns a DataFrame; when the spec names a separate test file, its rows are appended and the
-    column `_source_split` says which file each row came from. Raises SourceError for a missing,
-    empty, header-only, undecodable or unreachable source, naming it.
+    `header` is the raw CSV header when known (pandas renames a repeated `tenure` to `tenure.1`).
+    An unnamed column that is entirely empty (a trailing delimiter) is dropped; one with values
+    raises. Returns the frame with stripped names; raises SourceError naming the columns.
     """
-    src = spec.source
-    where = describe_source(spec)
-    if src.kind == "synthetic":
-        s = src.synthetic
-        frame = generate_synthetic(
-            s.n_rows, seed=s.seed, churn_rate=s.churn_rate, fault_rate=s.fault_rate, drift=s.drift
+    names = [str(c).strip() for c in (header if header is not None else frame.columns)]
+    if header is not None and len(names) == frame.shape[1] + 1 and not names[-1]:
+        names = names[:-1]  # "a,b,c," header over rows without the trailing delimiter
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        seen.setdefault(name, []).append(position)
+    repeated = {n: p for n, p in seen.items() if len(p) > 1 and n}
+    if repeated:
+        described = "; ".join(f"'{n}' at columns {p}" for n, p in repeated.items())
+        raise SourceError(
+            f"{where} has duplicate column names (after stripping spaces): {described}; "
+            "rename them in the source so each column has one name"
         )
-    elif src.kind == "sql":
-        frame = _read_sql(spec)
-    else:
-        frame = _read_location(src.path or "", spec)
-    if spec.split.test_path:
-        test = _read_location(spec.split.test_path, spec)
-        _require_rows(test, spec.split.test_path)
-        frame = pd.concat(
-            [frame.assign(**{SPLIT_COLUMN: "train"}), test.assign(**{SPLIT_COLUMN: "test"})],
-            ignore_index=True,
+    frame = frame.copy(deep=False)
+    frame.columns = names if len(names) == frame.shape[1] else [str(c).strip() for c in frame]
+    unnamed = [c for c in frame.columns if not c or str(c).startswith("Unnamed: ")]
+    with_values = [c for c in unnamed if frame[c].notna().any()]
+    if with_values:
+        positions = [list(frame.columns).index(c) + 1 for c in with_values]
+        raise SourceError(
+            f"{where} has values in column(s) {positions} with no header name; "
+            "name them in the header row"
         )
-    _require_rows(frame, where)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return frame.drop(columns=unnamed)
 
 
-def _require_rows(frame: pd.DataFrame, where: str) -> None:
+def combine_split(train: pd.DataFrame, test: pd.DataFrame, test_where: str) -> pd.DataFrame:
+    """The train rows then the test rows, with `_source_split` saying which file each came from."""
+    require_rows(test, test_where)
+    if SPLIT_COLUMN in train.columns or SPLIT_COLUMN in test.columns:
+        raise SourceError(
+            f"the source has a column named '{SPLIT_COLUMN}', which the pipeline uses to mark "
+            "the test file's rows; rename it in the source"
+        )
+    if list(train.columns) != list(test.columns):
+        only = sorted(set(train.columns) ^ set(test.columns))
+        if only:
+            raise SourceError(
+                f"{test_where} does not have the training file's columns (differing: {only}); "
+                "both files of a split need the same header"
+            )
+        test = test[list(train.columns)]
+    return pd.concat(
+        [train.assign(**{SPLIT_COLUMN: "train"}), test.assign(**{SPLIT_COLUMN: "test"})],
+        ignore_index=True,
+    )
+
+
+def require_rows(frame: pd.DataFrame, where: str) -> None:
+    """Raise SourceError naming `where` when the table has no rows (or not even a header)."""
     if frame.empty:
         raise SourceError(
             f"{where} has a header ({len(frame.columns)} columns) but no rows"
             if len(frame.columns)
             else f"{where} is empty: no header and no rows"
         )
+
+
+def read_bytes(
+    payload: bytes, where: str, fmt: str, source: SourceSpec, text_columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """One file's bytes as a table with rows: `parse_table`, then `require_rows`."""
+    frame = parse_table(payload, where, source, fmt, text_columns)
+    require_rows(frame, where)
+    return frame

@@ -6,7 +6,10 @@ file, the key and the closest valid key, so a typo never silently falls back to 
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import encodings.aliases
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 PACKAGED_SPECS = Path(__file__).resolve().parent.parent / "datasets"
 DEFAULT_SPEC = "synthetic"
+_ENCODINGS = sorted(set(encodings.aliases.aliases.values()) | {"utf-8", "utf-8-sig", "latin-1"})
 
 
 class SpecError(ValueError):
@@ -46,8 +50,15 @@ class SourceSpec(_Strict):
         None, description="CSV or Parquet path (kind=file) or http(s)/s3 URL (kind=url)."
     )
     format: Literal["auto", "csv", "parquet"] = "auto"
-    encoding: str = Field("utf-8", description="Text encoding of CSV sources.")
-    delimiter: str = Field(",", description="CSV field delimiter.")
+    encoding: str = Field("utf-8", description="Text encoding of CSV sources (a codecs name).")
+    delimiter: str = Field(",", description="CSV field delimiter: one character.")
+    delimiter_is_regex: bool = Field(
+        False, description="Read `delimiter` as a regular expression (e.g. '\\s*\\|\\|\\s*')."
+    )
+    thousands: str | None = Field(
+        None, description="Thousands separator in numbers ('1,695.0' needs ','); none by default."
+    )
+    decimal: str = Field(".", description="Decimal mark in numbers (',' for '21,00').")
     sql_url: str | None = Field(
         None, description="SQLAlchemy URL (kind=sql); may name an environment variable as ${VAR}."
     )
@@ -60,6 +71,36 @@ class SourceSpec(_Strict):
             raise ValueError(f"source.kind '{self.kind}' needs source.path")
         if self.kind == "sql" and not (self.sql_url and self.query):
             raise ValueError("source.kind 'sql' needs source.sql_url and source.query")
+        return self
+
+    @model_validator(mode="after")
+    def _csv_options_make_sense(self) -> SourceSpec:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            close = difflib.get_close_matches(self.encoding.lower(), _ENCODINGS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else " (e.g. 'utf-8', 'latin-1')"
+            raise ValueError(
+                f"source.encoding '{self.encoding}' is not a known encoding{hint}"
+            ) from None
+        if not self.delimiter_is_regex and len(self.delimiter) != 1:
+            raise ValueError(
+                f"source.delimiter '{self.delimiter}' must be one character; for a multi-character "
+                "separator set source.delimiter_is_regex: true and give a regular expression"
+            )
+        for key in ("thousands", "decimal"):
+            value = getattr(self, key)
+            if value is not None and len(value) != 1:
+                raise ValueError(f"source.{key} '{value}' must be one character")
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f"source.thousands and source.decimal are both '{self.decimal}'")
+        # A thousands separator equal to the delimiter works inside quotes ("1,695.0");
+        # a decimal mark equal to the delimiter cannot be told apart from it.
+        if not self.delimiter_is_regex and self.delimiter == self.decimal:
+            raise ValueError(
+                f"source.delimiter and source.decimal are both '{self.decimal}'; a file with "
+                "decimal commas is ';'-separated: set delimiter: ';' and decimal: ','"
+            )
         return self
 
 
@@ -77,10 +118,29 @@ class RangeSpec(_Strict):
     min: float | None = None
     max: float | None = None
 
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> RangeSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        for bound in (self.min, self.max):
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"bound {bound} is not a finite number")
+        return self
+
 
 class BucketSpec(_Strict):
     column: str
     bins: list[float] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _bins_increase(self) -> BucketSpec:
+        if not all(math.isfinite(b) for b in self.bins):
+            raise ValueError(f"bins {self.bins} must be finite numbers")
+        if any(a >= b for a, b in zip(self.bins, self.bins[1:])):  # noqa: B905 - offset pairs
+            raise ValueError(
+                f"bins {self.bins} must increase strictly (e.g. {sorted(set(self.bins))})"
+            )
+        return self
 
 
 class DatasetSpec(_Strict):
@@ -117,6 +177,10 @@ class DatasetSpec(_Strict):
         declared = set(self.numeric_columns or []) & set(self.categorical_columns or [])
         if declared:
             raise ValueError(f"columns declared both numeric and categorical: {sorted(declared)}")
+        if self.id_column and self.id_column == self.target_column:
+            raise ValueError(
+                f"column '{self.id_column}' cannot be both id_column and target_column"
+            )
         for col in (self.target_column, self.id_column):
             if col and col in self.drop_columns:
                 raise ValueError(f"column '{col}' is the id or target and cannot be dropped")
@@ -151,16 +215,19 @@ def _describe(err: ValidationError, path: str) -> str:
 def resolve_spec_path(name_or_path: str) -> Path:
     """Find a spec by path, or by name among the packaged specs (`synthetic`, `bigml_telecom`)."""
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml"):
-        if not candidate.exists():
-            raise SpecError(f"dataset spec file not found: {candidate}")
+    if candidate.is_dir():
+        raise SpecError(f"dataset spec {candidate} is a directory; give the spec's YAML file")
+    if candidate.is_file():  # any existing file, whatever its suffix (`--spec myspec`)
         return candidate
+    if candidate.suffix in (".yaml", ".yml"):
+        raise SpecError(f"dataset spec file not found: {candidate}")
     packaged = PACKAGED_SPECS / f"{name_or_path}.yaml"
     if packaged.exists():
         return packaged
     known = sorted(p.stem for p in PACKAGED_SPECS.glob("*.yaml"))
     raise SpecError(
-        f"no dataset spec named '{name_or_path}'; packaged specs: {known}, or give a path"
+        f"no dataset spec named '{name_or_path}': no such file, and no packaged spec of that "
+        f"name (packaged specs: {known})"
     )
 
 
@@ -168,7 +235,9 @@ def load_spec(name_or_path: str = DEFAULT_SPEC) -> DatasetSpec:
     """Read and validate a spec; raises SpecError naming the file and the offending key."""
     path = resolve_spec_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"dataset spec {path} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"dataset spec {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -87,7 +87,7 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             pushgateway_url=EnvVar("CHURN_PUSHGATEWAY_URL") if pushgateway else None,
             deployment="production",
         ),
-        "dataset": dataset,
+        "dataset": DatasetResource(spec=dataset.spec, s3=s3),
         "mlflow_tracking": MlflowResource(
             tracking_uri=EnvVar("MLFLOW_TRACKING_URI"),
             artifact_location=os.environ.get("CHURN_MLFLOW_ARTIFACTS") or None,

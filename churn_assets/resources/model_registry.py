@@ -17,6 +17,7 @@ import pandas as pd
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.resources.registry_lock import registry_lock
 
 log = logging.getLogger(__name__)
 HISTORY_TAG = "champion_history"
@@ -106,6 +107,30 @@ class ModelRegistry:
     def version_tags(self, version: str) -> dict[str, str]:
         return dict(self.client.get_model_version(self.name, version).tags)
 
+    def describe(self, version: str) -> dict[str, Any]:
+        """The run id, tags and holdout metrics of a version (tags `holdout_<metric>`, written
+        at promotion; the run's `test_<metric>` metrics when the version was never judged)."""
+        found = self.client.get_model_version(self.name, version)
+        tags = dict(found.tags)
+        metrics = {
+            k.removeprefix("holdout_"): float(v)
+            for k, v in tags.items()
+            if k.startswith("holdout_") and _is_number(v)
+        }
+        if not metrics and found.run_id:
+            run_metrics = self.client.get_run(found.run_id).data.metrics
+            metrics = {
+                k.removeprefix("test_"): float(v)
+                for k, v in run_metrics.items()
+                if k.startswith("test_")
+            }
+        return {
+            "version": str(found.version),
+            "run_id": found.run_id,
+            "tags": tags,
+            "metrics": metrics,
+        }
+
     def tag_version(self, version: str, tags: dict[str, Any]) -> None:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.name, version, key, str(value))
@@ -134,7 +159,12 @@ class ModelRegistry:
         self.client.set_registered_model_alias(self.name, CHAMPION, version)
         self.client.set_registered_model_tag(self.name, HISTORY_TAG, json.dumps(history))
 
-    def promote(
+    def promote(self, *args, **kwargs) -> PromotionOutcome:
+        """`_promote` under the registry lock: one champion move at a time (registry_lock.py)."""
+        with registry_lock(self.client, self.name):
+            return self._promote(*args, **kwargs)
+
+    def _promote(
         self,
         version: str,
         X_holdout: pd.DataFrame,
@@ -201,6 +231,10 @@ class ModelRegistry:
 
     def rollback(self) -> tuple[str, str]:
         """Move `champion` back to the previous champion that still loads; returns (from, to)."""
+        with registry_lock(self.client, self.name):
+            return self._rollback()
+
+    def _rollback(self) -> tuple[str, str]:
         current = self.alias_version(CHAMPION)
         if current is None:
             raise RegistryError(f"'{self.name}' has no champion to roll back")
@@ -229,3 +263,11 @@ def check_scores(proba: np.ndarray) -> None:
         raise ValueError(f"probabilities out of [0, 1]: {proba.min():.3g}..{proba.max():.3g}")
     if len(proba) > 1 and np.ptp(proba) == 0:
         raise ValueError(f"the model gives every row the same probability {proba[0]:.3g}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True

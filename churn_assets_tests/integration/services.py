@@ -36,6 +36,19 @@ def require_service(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_module(name: str, reason: str):
+    """Import and return module `name`; skip with `reason` when it is missing (fail instead when
+    services are required), the CHURN_REQUIRE_SERVICES-aware `pytest.importorskip`."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if services_required():
+            pytest.fail(f"{reason} ({exc}; {REQUIRE_SERVICES_ENV}=1)")
+        pytest.skip(f"{reason} ({exc})", allow_module_level=True)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

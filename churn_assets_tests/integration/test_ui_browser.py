@@ -30,7 +30,7 @@ from churn_assets_tests.integration.dagster_ui import (  # noqa: F401 (dagster_u
     dagster_ui,
     stop_group,
 )
-from churn_assets_tests.integration.services import require_service
+from churn_assets_tests.integration.services import require_module, require_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -149,7 +149,7 @@ def _allowed(error: str) -> bool:
 def chromium() -> Iterator[DevTools]:
     """Headless Chromium with a fresh profile; a DevTools client on its first page."""
     require_service(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} not found; {INSTALL_HINT}")
-    pytest.importorskip("websocket", reason="websocket-client is needed to drive Chromium")
+    require_module("websocket", "websocket-client is needed to drive Chromium")
     with tempfile.TemporaryDirectory(prefix="churn-chromium-") as profile:
         log_path = Path(profile).parent / f"{Path(profile).name}.log"
         with open(log_path, "w+b") as log:

@@ -8,11 +8,16 @@ import threading
 import pandas as pd
 import pytest
 
-from churn_assets.ml.sources import SourceError, load_table
+from churn_assets.ml.sources import SourceError
 from churn_assets.ml.spec import DatasetSpec, SourceSpec
 from churn_assets.ml.validation import SchemaError, validate
+from churn_assets.resources.dataset import DatasetResource
 
 GOOD = "id,tenure,plan,churn\n1,5,basic,Yes\n2,40,pro,No\n3,12,basic,No\n4,3,pro,Yes\n"
+
+
+def load_table(spec: DatasetSpec) -> pd.DataFrame:
+    return DatasetResource().load_table(spec)
 
 
 def file_spec(path, **kwargs) -> DatasetSpec:

@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from churn_assets.ml import drift_stats as ds
 from churn_assets.ml.drift import (
     DriftConfig,
     DriftReference,
     build_reference,
     compute_drift,
 )
-from churn_assets.ml.drift_html import plot_top_drifted, render_html
+from churn_assets.ml.drift import stats as ds
+from churn_assets.ml.drift.charts import plot_top_drifted
+from churn_assets.ml.drift.page import render_html
 
 CATEGORIES = np.array(["a", "b", "c", "d"])
 PROBS = np.array([0.4, 0.3, 0.2, 0.1])

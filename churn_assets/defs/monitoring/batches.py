@@ -43,6 +43,7 @@ BATCH_CHECKS = UNLABELED_CHECKS
     ins={"drift_reference": AssetIn()},
     partitions_def=batches,
     check_specs=blocking_specs("customer_batch", labeled=False),
+    can_subset=True,  # `--select "*drift_report"` needs customer_batch without the quarantine
 )
 def customer_batch(
     context: AssetExecutionContext,
@@ -52,43 +53,44 @@ def customer_batch(
     drift_reference: pd.DataFrame,
 ):
     """Read the partition's file from the landing location and validate it as training data was,
-    with the column types of the training reference. Raises SourceError naming the file when it
-    does not parse, so the run fails clearly and the sensor moves on."""
+    with the column types of the training reference; yields the selected outputs and, with
+    customer_batch, its blocking checks. Raises SourceError naming the file when it does not
+    parse, so the run fails clearly and the sensor moves on."""
     name = context.partition_key
     spec = dataset.load_spec()
     fspec = drift_reference.attrs["feature_spec"]
     spec = spec.model_copy(
         update={"numeric_columns": fspec["numeric"], "categorical_columns": fspec["categorical"]}
     )
-    raw = read_bytes(
-        landing.read(name),
-        landing.uri(name),
-        file_format(name),
-        spec.source.encoding,
-        spec.source.delimiter,
-    )
+    raw = read_bytes(landing.read(name), landing.uri(name), file_format(name), spec.source)
     result = validate(raw, spec, require_target=False)
     report = result.report
     labeled = TARGET in result.valid.columns and result.valid[TARGET].notna().any()
-    yield Output(
-        result.valid,
-        output_name="customer_batch",
-        metadata={
-            "file": landing.uri(name),
-            "rows_in": report.rows_in,
-            "rows_kept": report.rows_kept,
-            "rows_quarantined": report.rows_quarantined,
-            "quality_score": report.quality_score,
-            "labeled": bool(labeled),
-            "preview": preview(result.valid),
-        },
-    )
-    yield Output(
-        result.quarantined,
-        output_name="batch_quarantine",
-        metadata={"rows": len(result.quarantined), "reasons": MetadataValue.json(report.reasons)},
-    )
-    yield from quality_checks(
+    selected = context.op_execution_context.selected_output_names
+    if "customer_batch" in selected:
+        yield Output(
+            result.valid,
+            output_name="customer_batch",
+            metadata={
+                "file": landing.uri(name),
+                "rows_in": report.rows_in,
+                "rows_kept": report.rows_kept,
+                "rows_quarantined": report.rows_quarantined,
+                "quality_score": report.quality_score,
+                "labeled": bool(labeled),
+                "preview": preview(result.valid),
+            },
+        )
+    if "batch_quarantine" in selected:
+        yield Output(
+            result.quarantined,
+            output_name="batch_quarantine",
+            metadata={
+                "rows": len(result.quarantined),
+                "reasons": MetadataValue.json(report.reasons),
+            },
+        )
+    checks = quality_checks(
         report,
         len(raw),
         result.valid[ROW_COLUMN],
@@ -97,3 +99,5 @@ def customer_batch(
         asset_key="customer_batch",
         labeled=False,
     )
+    wanted = {key.name for key in context.selected_asset_check_keys}
+    yield from (check for check in checks if check.check_name in wanted)

@@ -7,46 +7,35 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    Config,
     MetadataValue,
     Output,
     asset,
 )
-from pydantic import Field
 
 from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import png, push_metrics, table_md
 from churn_assets.defs.monitoring.batches import batches
-from churn_assets.ml.drift import DriftConfig, compute_drift
-from churn_assets.ml.drift_html import plot_top_drifted, render_html
-from churn_assets.ml.drift_reference import DriftReference
+from churn_assets.defs.settings import config_from, to_dataclass
+from churn_assets.ml.drift import DriftConfig, DriftReference, compute_drift
+from churn_assets.ml.drift.charts import plot_top_drifted
+from churn_assets.ml.drift.page import render_html
 from churn_assets.ml.scoring import SCORE
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.reports import ReportStore
 
 
-class DriftSettings(Config):
+class DriftSettings(
+    config_from(
+        DriftConfig,
+        ["alpha", "wasserstein_threshold", "jensenshannon_threshold", "psi_threshold"]
+        + ["drift_share", "min_rows", "multiple_testing"],
+    )
+):
     """Thresholds of the drift tests (Evidently's rules by default)."""
 
-    alpha: float = Field(0.05, description="p-value threshold of KS and chi-squared tests.")
-    wasserstein_threshold: float = Field(0.1, description="Normalised Wasserstein threshold.")
-    jensenshannon_threshold: float = Field(0.1, description="Jensen-Shannon distance threshold.")
-    psi_threshold: float = Field(0.2, description="PSI threshold (when PSI is the method).")
-    drift_share: float = Field(0.5, description="Share of drifted columns for dataset drift.")
-    min_rows: int = Field(30, description="Fewer current rows: not enough rows to test.")
-    multiple_testing: str = Field("none", description="'none' or 'bh' (Benjamini-Hochberg).")
-
     def drift_config(self) -> DriftConfig:
-        return DriftConfig(
-            alpha=self.alpha,
-            wasserstein_threshold=self.wasserstein_threshold,
-            jensenshannon_threshold=self.jensenshannon_threshold,
-            psi_threshold=self.psi_threshold,
-            drift_share=self.drift_share,
-            min_rows=self.min_rows,
-            multiple_testing=self.multiple_testing,
-        )
+        return to_dataclass(self, DriftConfig)
 
 
 @asset(

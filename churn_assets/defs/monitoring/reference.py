@@ -7,6 +7,7 @@ from churn_assets.constants import CHAMPION, OWNERS
 from churn_assets.defs.training import split_xy
 from churn_assets.ml.drift import build_reference
 from churn_assets.ml.explain import baseline_values
+from churn_assets.ml.jsonable import plain
 from churn_assets.ml.scoring import SCORE
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.mlflow_tracking import MlflowResource
@@ -50,7 +51,7 @@ def drift_reference(
     ).to_frame()
     reference.attrs.update(
         feature_spec=fspec.to_dict(),
-        baseline={k: _plain(v) for k, v in baseline_values(X_train).items()},
+        baseline={k: plain(v) for k, v in baseline_values(X_train).items()},
         champion_version=version,
         threshold=threshold,
     )
@@ -63,7 +64,3 @@ def drift_reference(
             "columns": MetadataValue.json(fspec.inputs),
         },
     )
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churn_assets.ml import drift_stats as ds
+from churn_assets.ml.drift import stats as ds
 
 REFERENCE_KINDS = ("numeric", "categorical", "prediction", "target")
 FRAME_FIELDS = ("value", "count", "psi_edge", "std", "n_missing")

@@ -1,0 +1,32 @@
+"""Holdout evaluation: metrics, the decision threshold, plots and the choice among candidates.
+
+`metrics` (holdout metrics), `threshold` (the decision threshold), `plots` (PNG bytes),
+`importance` (permutation importance) and `ranking` (the best candidate); the public names are
+re-exported here.
+"""
+
+from churn_assets.ml.evaluation.importance import feature_importance_table, plot_feature_importance
+from churn_assets.ml.evaluation.metrics import holdout_metrics, lift_top_decile
+from churn_assets.ml.evaluation.plots import (
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_pr_curves,
+    plot_roc_curves,
+)
+from churn_assets.ml.evaluation.ranking import compare_candidates, select_best
+from churn_assets.ml.evaluation.threshold import THRESHOLD_OBJECTIVES, choose_threshold
+
+__all__ = [
+    "THRESHOLD_OBJECTIVES",
+    "choose_threshold",
+    "compare_candidates",
+    "feature_importance_table",
+    "holdout_metrics",
+    "lift_top_decile",
+    "plot_calibration",
+    "plot_confusion_matrix",
+    "plot_feature_importance",
+    "plot_pr_curves",
+    "plot_roc_curves",
+    "select_best",
+]

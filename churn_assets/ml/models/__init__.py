@@ -1,0 +1,35 @@
+"""The model zoo: four estimator families, their search spaces and a seeded randomized search.
+
+Every trained model is one scikit-learn `Pipeline` of `("preprocess", <preprocessor>)` and
+`("model", <estimator>)`, so it takes the raw feature columns and returns churn probabilities.
+`train_family` tunes one family with `RandomizedSearchCV` over stratified folds, refits the best
+parameters on the whole training split, and also returns out-of-fold probabilities of those
+parameters so a decision threshold can be chosen without touching the holdout.
+
+The target must be binary with 0 (stays) and 1 (churns); booleans are accepted.
+
+`zoo` builds the pipelines, `budget` says what a search scores and returns, `search` runs it;
+the public names are re-exported here.
+"""
+
+from churn_assets.ml.models.budget import (
+    NEGATED_METRICS,
+    REFIT_METRIC,
+    SCORING,
+    SearchBudget,
+    TrainResult,
+)
+from churn_assets.ml.models.search import train_family
+from churn_assets.ml.models.zoo import FAMILIES, build_pipeline, default_search_space
+
+__all__ = [
+    "FAMILIES",
+    "NEGATED_METRICS",
+    "REFIT_METRIC",
+    "SCORING",
+    "SearchBudget",
+    "TrainResult",
+    "build_pipeline",
+    "default_search_space",
+    "train_family",
+]
