@@ -14,11 +14,13 @@ from dagster import (
     AssetOut,
     Config,
     MetadataValue,
+    Output,
 )
 from pydantic import Field
 
 from churn_assets.constants import OWNERS
-from churn_assets.ml.validation import ValidationReport
+from churn_assets.defs.metadata import preview
+from churn_assets.ml.validation import REASONS_COLUMN, ROW_COLUMN, ValidationReport
 from churn_assets.ml.validation_checks import CHECKS, CheckOutcome, Thresholds, evaluate_checks
 
 UNLABELED_CHECKS = {k: v for k, v in CHECKS.items() if k != "target_balance"}
@@ -92,3 +94,22 @@ def quality_checks(
         report, rows_in, kept_rows.to_numpy(), quarantined_rows.to_numpy(), limits, labeled
     )
     return [_result(asset_key, o) for o in outcomes]
+
+
+def selected_checks(context, checks: list[AssetCheckResult]) -> list[AssetCheckResult]:
+    """The check results the run selected (a subset run may leave some or all out)."""
+    wanted = {key.name for key in context.selected_asset_check_keys}
+    return [check for check in checks if check.check_name in wanted]
+
+
+def quarantine_output(quarantined: pd.DataFrame, reasons: dict, output_name: str) -> Output:
+    """The quarantined rows with their count, reasons and a preview of row numbers and reasons."""
+    return Output(
+        quarantined,
+        output_name=output_name,
+        metadata={
+            "rows": len(quarantined),
+            "reasons": MetadataValue.json(reasons),
+            "preview": preview(quarantined[[ROW_COLUMN, REASONS_COLUMN]], rows=10),
+        },
+    )

@@ -12,10 +12,12 @@ from churn_assets.defs.checks import (
     ValidationConfig,
     blocking_specs,
     quality_checks,
+    quarantine_output,
+    selected_checks,
     split_outs,
 )
 from churn_assets.defs.metadata import preview, push_metrics, table_md
-from churn_assets.ml.validation import REASONS_COLUMN, ROW_COLUMN, ValidationResult, validate
+from churn_assets.ml.validation import ROW_COLUMN, ValidationResult, validate
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
 
@@ -68,20 +70,11 @@ def validate_dataset(
             result.valid, output_name="validated_dataset", metadata={**pushed, **_metadata(result)}
         )
     if "quarantined_rows" in selected:
-        yield Output(
-            result.quarantined,
-            output_name="quarantined_rows",
-            metadata={
-                "rows": len(result.quarantined),
-                "reasons": MetadataValue.json(report.reasons),
-                "preview": preview(result.quarantined[[ROW_COLUMN, REASONS_COLUMN]], rows=10),
-            },
-        )
+        yield quarantine_output(result.quarantined, report.reasons, "quarantined_rows")
     checks = quality_checks(
         report, len(raw_dataset), result.valid[ROW_COLUMN], result.quarantined[ROW_COLUMN], config
     )
-    wanted = {key.name for key in context.selected_asset_check_keys}
-    yield from (check for check in checks if check.check_name in wanted)
+    yield from selected_checks(context, checks)
 
 
 def _metadata(result: ValidationResult) -> dict:

@@ -20,6 +20,7 @@ from dagster import (
     Definitions,
     SensorResult,
     SkipReason,
+    build_resources,
     build_sensor_context,
     load_assets_from_modules,
 )
@@ -98,7 +99,9 @@ def trained(tmp_path_factory) -> Trained:
         .execute_in_process(instance=DagsterInstance.ephemeral(), run_config=TRAINING_CONFIG)
     )
     assert result.success
-    world.champion, _, _ = load_champion(mlflow_at(root))
+    # Set up as in a run: the resource points MLflow's model loading at this store.
+    with build_resources({"mlflow_tracking": mlflow_at(root)}) as ready:
+        world.champion, _, _ = load_champion(ready.mlflow_tracking)
     return world
 
 
@@ -240,6 +243,21 @@ def test_clean_batch_shows_no_dataset_drift_and_writes_the_html_report(clean_and
     text = html.read_text()
     for column in ("tenure", "contract", "monthly_charges", "churn_probability"):
         assert column in text
+
+
+def test_the_drift_lineage_runs_without_the_quarantine_output(trained, clean_and_drifted):
+    """`--select "*drift_report"` leaves batch_quarantine out: customer_batch is subsettable."""
+    scenario = clean_and_drifted
+    job = trained.defs(scenario.landing).resolve_job_def("monitoring_job")
+    selection = [AssetKey(k) for k in ("customer_batch", "batch_predictions", "drift_report")]
+
+    result = job.execute_in_process(
+        instance=scenario.instance, partition_key="clean_0101.csv", asset_selection=selection
+    )
+
+    assert result.success
+    assert set(materialized(result)) == {"customer_batch", "batch_predictions", "drift_report"}
+    assert set(checks(result)) >= set(monitoring.BATCH_CHECKS)
 
 
 # -- a drifted batch ----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     DynamicPartitionsDefinition,
-    MetadataValue,
     Output,
     multi_asset,
 )
@@ -20,6 +19,8 @@ from churn_assets.defs.checks import (
     ValidationConfig,
     blocking_specs,
     quality_checks,
+    quarantine_output,
+    selected_checks,
     split_outs,
 )
 from churn_assets.defs.metadata import preview
@@ -82,14 +83,7 @@ def customer_batch(
             },
         )
     if "batch_quarantine" in selected:
-        yield Output(
-            result.quarantined,
-            output_name="batch_quarantine",
-            metadata={
-                "rows": len(result.quarantined),
-                "reasons": MetadataValue.json(report.reasons),
-            },
-        )
+        yield quarantine_output(result.quarantined, report.reasons, "batch_quarantine")
     checks = quality_checks(
         report,
         len(raw),
@@ -99,5 +93,4 @@ def customer_batch(
         asset_key="customer_batch",
         labeled=False,
     )
-    wanted = {key.name for key in context.selected_asset_check_keys}
-    yield from (check for check in checks if check.check_name in wanted)
+    yield from selected_checks(context, checks)
