@@ -10,44 +10,64 @@
 # (["dagster", "api", "execute_run", ...]); an ENTRYPOINT would be prefixed to both and break
 # them. A bare `docker run` of the image still starts the gRPC code server.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# The base is a build argument so the same file builds where no registry is reachable: there
+# `scripts/podman_setup.sh` makes localhost/debian:bookworm from Debian's packages and
+#   podman build --build-arg BASE_IMAGE=localhost/debian:bookworm -t churn-assets:dev .
+# A base without Python gets Debian's python3 (3.11 on bookworm, as python:3.11-slim).
+ARG BASE_IMAGE=python:3.11-slim
 
 ############################################ builder ##############################################
-FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM ${BASE_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN (command -v python3 >/dev/null && python3 -c "import ensurepip" 2>/dev/null) \
+    || (apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+        && rm -rf /var/lib/apt/lists/*)
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first (pinned in pyproject.toml: dagster==1.13.27, dagster-*==0.29.27,
-# mlflow==3.17.2, ...), so a code change does not rebuild the dependency wheels.
+# mlflow==3.17.2, ...), so a code change does not reinstall them; pip's download cache is a
+# build cache mount, so a changed pin downloads only what changed. Behind a proxy with its own
+# CA, pass the bundle as a build secret (`--secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt`);
+# it is mounted for this step only and is not in any layer.
 COPY pyproject.toml setup.py README.md ./
-RUN mkdir churn_assets && touch churn_assets/__init__.py \
-    && pip wheel --wheel-dir /wheels . \
-    && rm /wheels/churn_assets-*.whl
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=pip_ca,required=false \
+    if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && mkdir churn_assets && touch churn_assets/__init__.py \
+    && pip install . \
+    && pip uninstall -y churn_assets
 COPY churn_assets ./churn_assets
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=pip_ca,required=false \
+    if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && pip install --no-deps . && rm -rf /src
 
 ############################################ runtime ##############################################
-FROM ${PYTHON_IMAGE} AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # libgomp1: OpenMP runtime that the xgboost wheel links against and python:slim lacks.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
+RUN packages="libgomp1" \
+    && (command -v python3 >/dev/null || packages="$packages python3") \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends $packages \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 churn \
     && useradd --uid 10001 --gid 10001 --home-dir /home/churn --create-home \
        --shell /usr/sbin/nologin churn
-COPY --from=builder /wheels /tmp/wheels
-RUN pip install --no-index --find-links=/tmp/wheels churn_assets \
-    && rm -rf /tmp/wheels \
-    && mkdir -p /opt/churn /opt/dagster/dagster_home /opt/dagster/compute_logs \
+COPY --from=builder /opt/venv /opt/venv
+RUN mkdir -p /opt/churn /opt/dagster/dagster_home /opt/dagster/compute_logs \
     && chown -R 10001:10001 /opt/churn /opt/dagster
 
 WORKDIR /opt/churn
-ENV DAGSTER_HOME=/opt/dagster/dagster_home CHURN_DEPLOYMENT=production
-# Numeric, so that Kubernetes' runAsNonRoot can verify it.
+ENV PATH=/opt/venv/bin:$PATH \
+    DAGSTER_HOME=/opt/dagster/dagster_home \
+    CHURN_DEPLOYMENT=production
+# Numeric, so that Kubernetes' runAsNonRoot can verify it. The root file system can be
+# read-only (the manifests and the image test run it so): writes go to mounted volumes and /tmp.
 USER 10001:10001
 # 3030: Dagster gRPC code server; 8080: model server (`churn-assets serve`).
 EXPOSE 3030 8080

@@ -3,6 +3,7 @@
 from dagster import Definitions, load_assets_from_modules
 
 from churn_assets.defs import (
+    deployment,
     evaluation,
     features,
     ingestion,
@@ -12,15 +13,22 @@ from churn_assets.defs import (
     training,
     validation,
 )
-from churn_assets.defs.jobs import data_job, monitoring_job, training_job
+from churn_assets.defs.jobs import data_job, deployment_job, monitoring_job, training_job
 from churn_assets.resources.deployment import build_executor, build_resources
 
 defs = Definitions(
     assets=load_assets_from_modules(
-        [ingestion, validation, features, training, evaluation, registry, monitoring]
+        [ingestion, validation, features, training, evaluation, registry, monitoring, deployment]
     ),
     asset_checks=[registry.champion_loads_and_scores, registry.champion_meets_thresholds],
-    jobs=[data_job, training_job, monitoring_job, registry.promote_model, registry.rollback_model],
+    jobs=[
+        data_job,
+        training_job,
+        monitoring_job,
+        deployment_job,
+        registry.promote_model,
+        registry.rollback_model,
+    ],
     sensors=[
         sensors.landing_sensor,
         sensors.drift_retraining_sensor,

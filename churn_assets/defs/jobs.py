@@ -26,3 +26,11 @@ monitoring_job = define_asset_job(
     description="One incoming batch: validate, score with the champion, report drift.",
     tags={OPERATION_TAG: "monitoring"},
 )
+
+deployment_job = define_asset_job(
+    "deployment_job",
+    selection=AssetSelection.groups("deployment"),
+    description="Roll the registry's champion out to the model server, smoke-test, roll back. "
+    "Not part of training_job: a local run must not start servers as a side effect.",
+    tags={"churn/operation": "deployment"},
+)

@@ -9,7 +9,9 @@ from dagster_aws.s3 import S3Resource
 
 from churn_assets.resources.alerts import AlertWebhook
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.kubernetes import KubernetesModelServer
 from churn_assets.resources.landing import LocalLanding, S3Landing
+from churn_assets.resources.local_server import LocalModelServer
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.parquet_io import LocalParquetIOManager, S3ParquetIOManager
@@ -66,6 +68,16 @@ def build_resources(deployment: Deployment | None = None) -> dict:
                 folder=os.environ.get("CHURN_LANDING_DIR", str(home / "landing"))
             ),
             "reports": LocalReports(folder=str(home / "reports")),
+            # deployed_model's target: the `make serve` process, pinned to the champion.
+            "model_server": LocalModelServer(
+                port=int(os.environ.get("CHURN_SERVE_PORT", "8080")),
+                state_dir=str(home / "serving"),
+                env={
+                    "MLFLOW_TRACKING_URI": os.environ.get(
+                        "MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db"
+                    )
+                },
+            ),
             # Local runs push nowhere unless CHURN_PUSHGATEWAY_URL is set.
             "metrics": MetricsResource(
                 pushgateway_url=os.environ.get("CHURN_PUSHGATEWAY_URL") or None,
@@ -88,6 +100,14 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             deployment="production",
         ),
         "dataset": DatasetResource(spec=dataset.spec, s3=s3),
+        # deployed_model's target: the model server Deployment (deploy/k8s/model-server.yaml).
+        "model_server": KubernetesModelServer(
+            namespace=os.environ.get("CHURN_K8S_NAMESPACE", "churn"),
+            service_url=os.environ.get(
+                "CHURN_MODEL_SERVER_URL", "http://churn-model-server.churn.svc.cluster.local:8080"
+            ),
+            kubeconfig_file=os.environ.get("CHURN_KUBECONFIG") or None,
+        ),
         "mlflow_tracking": MlflowResource(
             tracking_uri=EnvVar("MLFLOW_TRACKING_URI"),
             artifact_location=os.environ.get("CHURN_MLFLOW_ARTIFACTS") or None,

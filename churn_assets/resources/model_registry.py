@@ -254,6 +254,22 @@ class ModelRegistry:
             f"'{self.name}' has no earlier champion that loads; champion stays at v{current}"
         )
 
+    def restore_champion(self, version: str, reason: str) -> str | None:
+        """Point `champion` back at `version` (the version that serves after a failed
+        deployment was rolled back); the version it moves from is tagged with `reason`.
+        Returns the version `champion` pointed at before (None when there was none)."""
+        current = self.alias_version(CHAMPION)
+        if current == version:
+            return current
+        history = [v for v in self.history() if v != current]
+        if not history or history[-1] != version:
+            history.append(version)
+        self._move_champion(version, history)
+        if current is not None:
+            self.tag_version(current, {"deployment_failed": reason[:4000]})
+            self.tag_version(version, {"rolled_back_from": current})
+        return current
+
 
 def check_scores(proba: np.ndarray) -> None:
     """Raise ValueError unless the probabilities are finite, within [0, 1] and not constant."""

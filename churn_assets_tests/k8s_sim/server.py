@@ -135,6 +135,7 @@ class _Pod:
     deletion_grace: int | None = None
     log: list[tuple[datetime, str]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
+    ready_at: float = 0.0  # ReplicaSet pods (apps.py): when the readiness probe may first pass
 
     @property
     def job_name(self) -> str | None:
@@ -270,6 +271,9 @@ class KubernetesSimulator:
         self._resource_version = 1
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        from churn_assets_tests.k8s_sim.apps import AppsController  # apps imports this module
+
+        self.apps = AppsController(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -281,10 +285,12 @@ class KubernetesSimulator:
             target=self._server.serve_forever, name="k8s-sim-api", daemon=True
         )
         self._thread.start()
+        self.apps.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and SIGKILL every container process still alive."""
+        self.apps.stop()
         with self._lock:
             pods = list(self._pods.values())
         for pod in pods:
@@ -792,7 +798,7 @@ class KubernetesSimulator:
         }
         if container.container_id:
             container_status["containerID"] = container.container_id
-        running = pod.phase == "Running"
+        running = pod.phase == "Running" and container.ready
         transition = _rfc3339(pod.start_time or pod.created)
         conditions = [
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": _rfc3339(pod.created)},
@@ -1060,7 +1066,15 @@ class _Handler(BaseHTTPRequestHandler):
                 except ValueError as exc:
                     raise ApiError(400, "BadRequest", f"invalid JSON body: {exc}") from exc
             record.body = body
-            code, payload = self._route(method, parts.path, query, body)
+            if parts.path.startswith("/apis/apps/v1/"):
+                from churn_assets_tests.k8s_sim.apps import route
+
+                content_type = self.headers.get("Content-Type", "")
+                code, payload = route(
+                    self.simulator.apps, method, parts.path, query, body, content_type
+                )
+            else:
+                code, payload = self._route(method, parts.path, query, body)
         except ApiError as exc:
             code, payload = exc.code, exc.status_object()
         except Exception as exc:  # a simulator bug: answer 500 so the client shows it
