@@ -106,7 +106,7 @@ def score_path(model, batch, meta: dict[str, Any], reasons_for: str):
     )
     preview(scored.frame.nlargest(8, SCORE), rows=8)
     # The statistics the asset puts in metadata and check results, timed as the asset pays them.
-    scored.stats = (
+    stats = (
         scored.mean_score,
         scored.predicted_churners,
         scored.null_share,
@@ -114,7 +114,7 @@ def score_path(model, batch, meta: dict[str, Any], reasons_for: str):
         scored.score_range_ok,
         scored.score_range,
     )
-    return scored
+    return scored, stats
 
 
 def _task_path(params: dict[str, Any], reasons_for: str) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def _task_path(params: dict[str, Any], reasons_for: str) -> dict[str, Any]:
     import churn_assets.ml.scoring  # noqa: F401
 
     model, meta, batch = _load(params)
-    scored, wall, cpu = _timed(lambda: score_path(model, batch, meta, reasons_for))
+    (scored, _), wall, cpu = _timed(lambda: score_path(model, batch, meta, reasons_for))
     explained = scored.predicted_churners if reasons_for == "positives" else 0
     return {
         "seconds": wall,
