@@ -19,7 +19,7 @@ from dagster import (
 from pydantic import Field
 
 from churn_assets.constants import OWNERS
-from churn_assets.defs.metadata import preview
+from churn_assets.defs.metadata import preview, versioned
 from churn_assets.ml.validation import REASONS_COLUMN, ROW_COLUMN, ValidationReport
 from churn_assets.ml.validation_checks import CHECKS, CheckOutcome, Thresholds, evaluate_checks
 
@@ -103,8 +103,9 @@ def selected_checks(context, checks: list[AssetCheckResult]) -> list[AssetCheckR
 
 
 def quarantine_output(quarantined: pd.DataFrame, reasons: dict, output_name: str) -> Output:
-    """The quarantined rows with their count, reasons and a preview of row numbers and reasons."""
-    return Output(
+    """The quarantined rows with their count, reasons and a preview of row numbers and reasons;
+    its data version is the content hash."""
+    return versioned(
         quarantined,
         output_name=output_name,
         metadata={

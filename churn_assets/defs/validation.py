@@ -5,7 +5,7 @@ read once; each is `blocking`, so a failure stops the features and everything af
 """
 
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, Output, multi_asset
+from dagster import AssetExecutionContext, MetadataValue, multi_asset
 
 from churn_assets.defs.checks import (
     CHECKS,  # noqa: F401 - read here by tests
@@ -16,7 +16,7 @@ from churn_assets.defs.checks import (
     selected_checks,
     split_outs,
 )
-from churn_assets.defs.metadata import preview, push_metrics, table_md
+from churn_assets.defs.metadata import preview, push_metrics, table_md, versioned
 from churn_assets.ml.validation import ROW_COLUMN, ValidationResult, validate
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
@@ -66,7 +66,7 @@ def validate_dataset(
                 report.quality_score,
             ),
         )
-        yield Output(
+        yield versioned(
             result.valid, output_name="validated_dataset", metadata={**pushed, **_metadata(result)}
         )
     if "quarantined_rows" in selected:

@@ -5,7 +5,6 @@ or none), each file is one unit of work to retry or backfill, and a name says mo
 a date.
 """
 
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -41,7 +40,7 @@ BATCH_CHECKS = UNLABELED_CHECKS
         "An incoming batch file, validated with the training rules.",
         "Rows of the batch that failed a rule, with every reason.",
     ),
-    ins={"drift_reference": AssetIn()},
+    ins={"feature_spec": AssetIn()},
     partitions_def=batches,
     check_specs=blocking_specs("customer_batch", labeled=False),
     can_subset=True,  # `--select "*drift_report"` needs customer_batch without the quarantine
@@ -51,17 +50,19 @@ def customer_batch(
     config: ValidationConfig,
     dataset: DatasetResource,
     landing: LandingResource,
-    drift_reference: pd.DataFrame,
+    feature_spec: dict,
 ):
     """Read the partition's file from the landing location and validate it as training data was,
-    with the column types of the training reference; yields the selected outputs and, with
-    customer_batch, its blocking checks. Raises SourceError naming the file when it does not
-    parse, so the run fails clearly and the sensor moves on."""
+    with the column types of the training features (`feature_spec`); yields the selected outputs
+    and, with customer_batch, its blocking checks. Raises SourceError naming the file when it
+    does not parse, so the run fails clearly and the sensor moves on."""
     name = context.partition_key
     spec = dataset.load_spec()
-    fspec = drift_reference.attrs["feature_spec"]
     spec = spec.model_copy(
-        update={"numeric_columns": fspec["numeric"], "categorical_columns": fspec["categorical"]}
+        update={
+            "numeric_columns": feature_spec["numeric"],
+            "categorical_columns": feature_spec["categorical"],
+        }
     )
     raw = read_bytes(landing.read(name), landing.uri(name), file_format(name), spec.source)
     result = validate(raw, spec, require_target=False)

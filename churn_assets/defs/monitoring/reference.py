@@ -4,9 +4,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
 from churn_assets.constants import CHAMPION, OWNERS
-from churn_assets.defs.training import split_xy
 from churn_assets.ml.drift import build_reference
 from churn_assets.ml.explain import baseline_values
+from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.jsonable import plain
 from churn_assets.ml.scoring import SCORE
 from churn_assets.ml.validation import TARGET
@@ -27,7 +27,7 @@ def load_champion(mlflow_tracking: MlflowResource):
 
 
 @asset(
-    ins={"features": AssetIn(), "promoted_model": AssetIn()},
+    ins={"features": AssetIn(), "feature_spec": AssetIn(), "promoted_model": AssetIn()},
     group_name="monitoring",
     kinds={"pandas", "scipy"},
     owners=OWNERS,
@@ -37,13 +37,15 @@ def drift_reference(
     context: AssetExecutionContext,
     mlflow_tracking: MlflowResource,
     features: pd.DataFrame,
+    feature_spec: dict,
     promoted_model: dict,
 ) -> Output[pd.DataFrame]:
     """Computed once per champion so that a batch's drift report costs one pass over the batch.
 
     Keeps the training split's columns (numeric sorted, categorical as counts), the champion's
     scores on it, the target, and the typical values used to explain scores."""
-    X_train, y_train, fspec = split_xy(features, "train")
+    fspec = FeatureSpec.from_dict(feature_spec)
+    X_train, y_train = split_xy(features, fspec, "train")
     version, threshold, model = load_champion(mlflow_tracking)
     frame = X_train.assign(**{SCORE: model.predict_proba(X_train)[:, 1], TARGET: y_train})
     reference = build_reference(
