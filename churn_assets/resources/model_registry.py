@@ -8,7 +8,6 @@ tag, which `rollback` walks back.
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.resources.promotion_outcome import PromotionOutcome
 from churn_assets.resources.registry_lock import registry_lock
 
 log = logging.getLogger(__name__)
@@ -25,26 +25,6 @@ HISTORY_TAG = "champion_history"
 
 class RegistryError(RuntimeError):
     """A registry operation that cannot be done as asked."""
-
-
-@dataclass
-class PromotionOutcome:
-    version: str
-    promoted: bool
-    reason: str
-    champion_version: str | None  # the champion after the decision
-    previous_champion: str | None  # the champion before it
-    forced: bool = False
-    metrics: dict[str, float] = field(default_factory=dict)
-    evidence: dict[str, Any] = field(default_factory=dict)
-    # The challenger's holdout probabilities, so callers need not load and score it again.
-    scores: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-able record (without the scores)."""
-        record = asdict(self)
-        record.pop("scores")
-        return record
 
 
 class ModelRegistry:
