@@ -61,12 +61,12 @@ def prepare(folder: Path, n_rows: int = 20_000) -> tuple[str, list[dict]]:
     """A registry with the champion in `folder`; returns (tracking URI, 100 raw records)."""
     import mlflow
 
-    from churn_assets.defs.training import log_pipeline
     from churn_assets.ml.features import build_preprocessor, feature_spec
     from churn_assets.ml.models import build_pipeline
     from churn_assets.ml.spec import load_spec
     from churn_assets.ml.synthetic import generate_synthetic
     from churn_assets.ml.validation import TARGET, typed_columns, validate
+    from churn_assets.resources.mlflow_models import log_pipeline
     from churn_assets.resources.model_registry import ModelRegistry
 
     spec = load_spec("synthetic")
