@@ -125,7 +125,10 @@ class ModelRegistry:
         import mlflow
 
         try:
-            return mlflow.sklearn.load_model(f"models:/{self.name}/{version}")
+            # The version's own storage location, read through this client: a `models:/` URI
+            # would resolve through MLflow's process-wide registry URI, which may point elsewhere.
+            uri = self.client.get_model_version_download_uri(self.name, version)
+            return mlflow.sklearn.load_model(uri)
         except Exception as exc:  # any failure to load means "not servable", whatever its type
             raise RegistryError(
                 f"version {version} of '{self.name}' does not load: {str(exc).splitlines()[0]}"
