@@ -108,7 +108,8 @@ class MlflowResource(ConfigurableResource):
         An s3:// artifact root must be reachable too."""
         if self.tracking_uri.startswith(("http://", "https://")):
             self.call("answer /health", self._health)
-        self.call("list experiments", self.client().search_experiments, max_results=1)
+        with self._store_creation_lock():
+            self.call("list experiments", self.client().search_experiments, max_results=1)
         if (self.artifact_location or "").startswith("s3://"):
             self._check_bucket(self.artifact_location)
 
@@ -165,20 +166,48 @@ class MlflowResource(ConfigurableResource):
     def experiment_id(self) -> str:
         """The experiment's id, creating it (with the artifact location) on first use."""
         if self._experiment_id is None:
-            client = self.client()
-            found = self.call(
-                "look up the experiment", client.get_experiment_by_name, self.experiment_name
-            )
-            if found is None:
-                self._experiment_id = self.call(
-                    "create the experiment",
-                    client.create_experiment,
-                    self.experiment_name,
-                    artifact_location=self.artifact_location,
-                )
-            else:
-                self._experiment_id = found.experiment_id
+            with self._store_creation_lock():
+                self._experiment_id = self._find_or_create_experiment()
         return self._experiment_id
+
+    def _find_or_create_experiment(self) -> str:
+        client = self.client()
+        found = self.call(
+            "look up the experiment", client.get_experiment_by_name, self.experiment_name
+        )
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.call(
+                "create the experiment",
+                client.create_experiment,
+                self.experiment_name,
+                artifact_location=self.artifact_location,
+            )
+        except Exception as exc:  # another step (a server, no local lock) created it first
+            if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return client.get_experiment_by_name(self.experiment_name).experiment_id
+
+    @contextmanager
+    def _store_creation_lock(self) -> Iterator[None]:
+        """Serialize first use of a local sqlite store across processes: parallel steps of the
+        multiprocess executor otherwise race to create its tables ('table ... already exists')
+        and the experiment. A server creates its own schema; nothing to hold then."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            yield
+            return
+        import fcntl
+        from pathlib import Path
+
+        lock_path = Path(self.tracking_uri.removeprefix("sqlite:///") + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def start_run(self, run_name: str, tags: dict[str, str]) -> Iterator[TrackedRun]:

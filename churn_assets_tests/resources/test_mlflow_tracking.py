@@ -248,3 +248,31 @@ def test_an_unreachable_s3_artifact_root_fails_the_check_naming_bucket_and_endpo
     with pytest.raises(MlflowUnavailableError) as raised:
         tracking.check()
     assert "s3://churn-artifacts" in str(raised.value) and CLOSED in str(raised.value)
+
+
+def _first_use(tracking_uri: str, artifacts: str, barrier, results) -> None:
+    resource = MlflowResource(
+        tracking_uri=tracking_uri, artifact_location=artifacts, connect_retries=0
+    )
+    barrier.wait()
+    resource.check()
+    results.put(resource.experiment_id())
+
+
+def test_parallel_steps_create_one_local_store_and_one_experiment(tmp_path):
+    """The multiprocess executor starts the four family steps at once on an empty sqlite store."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    workers = [
+        ctx.Process(target=_first_use, args=(uri, str(tmp_path / "art"), barrier, results))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    assert len({results.get(timeout=5) for _ in workers}) == 1
