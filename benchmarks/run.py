@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 
-from benchmarks import data_assets, drift, scoring, training, training_1m
+from benchmarks import bootstrap, data_assets, drift, scoring, training, training_1m
 from benchmarks.common import RESULTS_DIR
 
 BENCHMARKS = {
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "training_1m": training_1m.main,
     "drift": drift.main,
     "scoring": scoring.main,
+    "bootstrap": bootstrap.main,
 }
 
 

@@ -1,10 +1,13 @@
 """`churn-assets`: run the pipeline on the local instance and print what happened."""
 
 import argparse
-import os
+import contextlib
+import difflib
 import sys
+import time
 
 from churn_assets.local import ensure_local_home
+from churn_assets.resources.deployment import local_data_dir
 
 
 def _summary(result) -> list[str]:
@@ -16,15 +19,6 @@ def _summary(result) -> list[str]:
             lines.append(f"  {event.asset_key.to_user_string():<28} {rows.value:>10} rows")
     checks = result.get_asset_check_evaluations()
     lines.append(f"  checks passed: {sum(e.passed for e in checks)}/{len(checks)}")
-    for e in checks:
-        if not e.passed:
-            observed = e.metadata.get("observed")
-            threshold = e.metadata.get("threshold")
-            lines.append(
-                f"  FAILED {e.asset_key.to_user_string()}:{e.check_name} "
-                f"observed={observed.value if observed else '?'} "
-                f"threshold={threshold.value if threshold else '?'}"
-            )
     for event in events:
         md = {k: v.value for k, v in event.materialization.metadata.items()}
         key = event.asset_key.to_user_string()
@@ -45,22 +39,62 @@ def _summary(result) -> list[str]:
     return lines
 
 
-def run(job_name: str, spec: str | None) -> int:
-    ensure_local_home()
+def _job_or_hint(defs, job_name: str):
+    names = sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__"))
+    if job_name in names:
+        return defs.resolve_job_def(job_name), None
+    close = difflib.get_close_matches(job_name.replace("-", "_"), names, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return None, f"no job named '{job_name}'{hint} (jobs: {', '.join(names)})"
+
+
+def run(job_name: str, spec: str | None, verbose: bool = False) -> int:
+    """Materialize a job on the local instance; the last lines printed say why it failed."""
+    home = ensure_local_home()
     from dagster import DagsterInstance
 
     from churn_assets.definitions import defs
+    from churn_assets.ml.spec import SpecError, load_spec
+    from churn_assets.run_report import failure_lines, sweep_stale_runs
 
-    job = defs.resolve_job_def(job_name)
+    with DagsterInstance.get() as instance:  # first, so even a mistyped command sweeps
+        for run_id in sweep_stale_runs(instance):
+            print(f"  marked stale run {run_id} as failed (its process is gone)")
+    job, problem = _job_or_hint(defs, job_name)
+    if problem is None and spec:
+        try:
+            load_spec(spec)
+        except SpecError as exc:
+            problem = str(exc)
+    if problem is not None:
+        print(f"{job_name}: not started\n  {problem}")
+        return 2
     run_config = {"resources": {"dataset": {"config": {"spec": spec}}}} if spec else None
+    log_path = local_data_dir() / "logs" / f"{job_name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False
-        )
+        with open(log_path, "w") as log, _quiet(log, verbose):
+            result = job.execute_in_process(
+                instance=instance, run_config=run_config, raise_on_error=False
+            )
     print(f"\n{job_name}: {'SUCCESS' if result.success else 'FAILURE'} (run {result.run_id})")
     print("\n".join(_summary(result)))
-    print(f"  Dagster home: {os.environ['DAGSTER_HOME']}  (`make dev` shows this run in the UI)")
+    print(f"  Dagster home: {home}  (`make dev` shows this run in the UI)")
+    if not verbose:
+        print(f"  Dagster event log: {log_path}  (-v prints it here)")
+    if not result.success:
+        print("\n".join(failure_lines(result)))
     return 0 if result.success else 1
+
+
+@contextlib.contextmanager
+def _quiet(log, verbose: bool):
+    """Send Dagster's console log (stderr) to `log` unless verbose."""
+    if verbose:
+        yield
+        return
+    with contextlib.redirect_stderr(log):
+        yield
 
 
 def _execute(job_name: str, op_name: str, run_config: dict) -> int:
@@ -97,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = sub.add_parser("run", help="materialize a job on the local instance")
     run_parser.add_argument("--job", default="training_job")
     run_parser.add_argument("--spec", help="dataset spec name or YAML path")
+    run_parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print Dagster's event log here"
+    )
     sub.add_parser("models", help="list registered versions, aliases and decisions")
     promote = sub.add_parser("promote", help="make a version champion through the gate")
     promote.add_argument("version")
@@ -113,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_local_home()  # the local champion unless MLFLOW_TRACKING_URI says otherwise
         return serve(args.host, args.port, args.workers)
     if args.command == "run":
-        return run(args.job, args.spec)
+        return run(args.job, args.spec, args.verbose)
     if args.command == "models":
         return models()
     if args.command == "promote":

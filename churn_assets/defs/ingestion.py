@@ -3,25 +3,22 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import preview
+from churn_assets.ml.source_tables import mixed_columns_as_text
 from churn_assets.resources.dataset import DatasetResource
 
 
 @asset(
     group_name="ingestion",
     kinds={"pandas", "parquet"},
-    owners=["team:ml-platform"],
+    owners=OWNERS,
     description="The churn table as its source gives it (file, URL, SQL or synthetic generator).",
 )
 def raw_dataset(context: AssetExecutionContext, dataset: DatasetResource) -> Output[pd.DataFrame]:
     """Load the rows the dataset spec names; raises SourceError naming the source when it can't."""
     spec = dataset.load_spec()
-    frame = dataset.load_table(spec)
-    # Mixed text/number object columns (a real CSV's '12,5' beside 12.5) are kept as text so
-    # they survive Parquet; validation parses them and quarantines what does not parse.
-    for col in frame.select_dtypes(include="object").columns:
-        if pd.api.types.infer_dtype(frame[col], skipna=True) not in ("string", "empty"):
-            frame[col] = frame[col].astype("string").astype(object).where(frame[col].notna())
+    frame = mixed_columns_as_text(dataset.load_table(spec))
     context.log.info(f"loaded {len(frame)} rows x {frame.shape[1]} columns from {spec.name}")
     return Output(
         frame,

@@ -184,6 +184,12 @@ CASES = [
         spec={"source": {"delimiter": ";"}},
     ),
     Case(
+        "tab_separated_declared",
+        BASE.replace(",", "\t"),
+        Accepted("tab files", lambda r: r.report.rows_kept == 40),
+        spec={"source": {"delimiter": "\t"}},
+    ),
+    Case(
         "double_pipe_as_regex",
         BASE.replace(",", "||"),
         Accepted("'||' split as a regex when flagged", lambda r: r.report.rows_kept == 40),
@@ -241,6 +247,11 @@ CASES = [
         "values_under_an_empty_header",
         table(header="id,tenure,,plan,churn"),
         Raises(SourceError, r"values in column\(s\) \[3\] with no header name"),
+    ),
+    Case(
+        "two_empty_headers_found_by_hypothesis",
+        table(header="id,,,plan,churn"),
+        Raises(SourceError, r"values in column\(s\) \[2, 3\] with no header name"),
     ),
     Case(
         "source_column_named_churned",

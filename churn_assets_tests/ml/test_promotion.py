@@ -110,7 +110,7 @@ def test_bootstrap_refuses_bad_inputs(holdout):
     y, a = holdout["y"], holdout["good"]
     with pytest.raises(ValueError, match="only one class"):
         bootstrap_auc_difference(np.zeros(10, int), np.zeros(10), np.zeros(10))
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match="has 2000 rows but the probabilities have 1999"):
         bootstrap_auc_difference(y, a, a[:-1])
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_auc_difference(y, a, a, confidence=1.5)

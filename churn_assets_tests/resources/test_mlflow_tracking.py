@@ -231,3 +231,20 @@ def test_runs_log_through_the_resource_and_end_finished_or_failed(tmp_path):
     (broken,) = client.search_runs([tracking.experiment_id()], "attributes.run_name = 'broken'")
     assert broken.info.status == "FAILED"
     assert mlflow.active_run() is None
+
+
+def test_an_unreachable_s3_artifact_root_fails_the_check_naming_bucket_and_endpoint(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", CLOSED)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    tracking = MlflowResource(
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        artifact_location="s3://churn-artifacts/mlflow",
+    )
+    with pytest.raises(MlflowUnavailableError) as raised:
+        tracking.check()
+    assert "s3://churn-artifacts" in str(raised.value) and CLOSED in str(raised.value)

@@ -29,9 +29,10 @@ as missing-value rows of columns without missing values, which cannot reject), a
 share of false discoveries among flagged columns at most alpha (for independent or positively
 dependent columns). Distance tests are thresholds, not tests, and are never adjusted.
 
-Modules: `config` (thresholds), `reference` (the training side), `stats` (the fast statistics),
-`columns` and `compute` (the comparison), `report` (its result), `charts` and `page` (PNG and HTML
-views; import them from their modules, they load matplotlib).
+Modules: `config` (thresholds), `reference` (the training side) and `frame` (its stored table),
+`stats` (the fast statistics), `columns` and `compute` (the comparison), `report` (its result),
+`charts` and `page` (PNG and HTML views; import them from their modules, they load matplotlib
+and Jinja2).
 """
 
 from churn_assets.ml.drift.compute import compute_drift

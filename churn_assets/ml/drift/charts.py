@@ -77,6 +77,7 @@ def plot_top_drifted(
 
 
 def draw(ax: Axes, ref: ColumnReference, series: pd.Series, result: ColumnDrift | None) -> None:
+    """Draw reference vs current of one column on `ax`, titled with its drift result."""
     if ref.values is not None:
         cur = numeric_values(series, ref.column, "current")
         few = max(ds.n_distinct_sorted(ref.values, 12), ds.n_distinct_sorted(cur, 12)) <= 12
@@ -137,4 +138,5 @@ def _draw_categorical(ax: Axes, ref: dict[str, int], cur: dict[str, int]) -> Non
 
 
 def png_base64(fig: Figure) -> str:
+    """The PNG of `fig` as base64 text, for an inline `<img>`."""
     return base64.b64encode(png_bytes(fig)).decode("ascii")

@@ -28,6 +28,7 @@ def select_test(method: str, space: str, n_reference: int, config: DriftConfig, 
 
 
 def numeric_row(ref: ColumnReference, cur: np.ndarray, config: DriftConfig) -> ColumnDrift:
+    """Test a numeric column (as categories when it has few values); untested if too few rows."""
     assert ref.values is not None and ref.psi_edges is not None
     n_ref, n_cur = ref.values.size, cur.size
     if min(n_ref, n_cur) < config.min_rows:
@@ -59,6 +60,7 @@ def numeric_row(ref: ColumnReference, cur: np.ndarray, config: DriftConfig) -> C
 def categorical_row(
     ref: ColumnReference, cur_counts: dict[str, int], config: DriftConfig
 ) -> ColumnDrift:
+    """Test a categorical column from its reference and current counts; untested if too few rows."""
     assert ref.counts is not None
     n_ref, n_cur = ref.n_valid, sum(cur_counts.values())
     if min(n_ref, n_cur) < config.min_rows:
@@ -72,6 +74,7 @@ def categorical_row(
 def missing_row(
     ref: ColumnReference, n_rows: int, n_missing: int, config: DriftConfig
 ) -> ColumnDrift:
+    """Test the missing / present indicator of a feature column."""
     # The missing / present indicator is a binary categorical column: same rule as the features.
     if min(ref.n_rows, n_rows) < config.min_rows:
         message = too_few(ref.n_rows, n_rows, config)
@@ -97,6 +100,7 @@ def tested_row(
     n_cur: int,
     config: DriftConfig,
 ) -> ColumnDrift:
+    """A tested row carrying every statistic; `drifted` is decided later with all rows."""
     numeric = space == "numeric"
     return ColumnDrift(
         column=column,
@@ -117,12 +121,14 @@ def tested_row(
 
 
 def untested_row(column: str, kind: str, n_ref: int, n_cur: int, message: str) -> ColumnDrift:
+    """A row for a column that could not be tested, with the reason in `message`."""
     return ColumnDrift(
         column, kind, None, None, None, None, None, None, {}, False, False, message, n_ref, n_cur
     )
 
 
 def too_few(n_ref: int, n_cur: int, config: DriftConfig) -> str:
+    """The message of a column with fewer than `min_rows` values on a side."""
     return (
         f"not enough rows to test (n={min(n_ref, n_cur)}); need at least {config.min_rows} "
         f"non-missing values in reference ({n_ref}) and current ({n_cur})"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from churn_assets.ml.settings import setting
 
 Method = Literal["auto", "ks", "wasserstein", "psi", "chi2", "jensenshannon"]
 METHODS = ("auto", "ks", "wasserstein", "psi", "chi2", "jensenshannon")
@@ -29,44 +31,25 @@ class DriftConfig:
     `ValueError` for out-of-range values.
     """
 
-    alpha: float = field(
-        default=0.05, metadata={"description": "p-value threshold of KS and chi-squared tests."}
+    alpha: float = setting(0.05, "p-value threshold of KS and chi-squared tests.")
+    wasserstein_threshold: float = setting(0.1, "Normalised Wasserstein threshold.")
+    jensenshannon_threshold: float = setting(0.1, "Jensen-Shannon distance threshold.")
+    psi_threshold: float = setting(0.2, "PSI threshold (when PSI is the method).")
+    drift_share: float = setting(0.5, "Share of drifted columns for dataset drift.")
+    min_rows: int = setting(30, "Fewer current rows: not enough rows to test.")
+    small_sample_rows: int = setting(
+        1000, "Up to this many reference values: p-value tests decide."
     )
-    wasserstein_threshold: float = field(
-        default=0.1, metadata={"description": "Normalised Wasserstein threshold."}
+    method: Method = setting("auto", "Test of every column.")
+    column_methods: dict[str, Method] = setting(
+        description="Column name -> test, overriding method.", default_factory=dict
     )
-    jensenshannon_threshold: float = field(
-        default=0.1, metadata={"description": "Jensen-Shannon distance threshold."}
+    multiple_testing: Literal["none", "bh"] = setting(
+        "none", "'none' or 'bh' (Benjamini-Hochberg)."
     )
-    psi_threshold: float = field(
-        default=0.2, metadata={"description": "PSI threshold (when PSI is the method)."}
-    )
-    drift_share: float = field(
-        default=0.5, metadata={"description": "Share of drifted columns for dataset drift."}
-    )
-    min_rows: int = field(
-        default=30, metadata={"description": "Fewer current rows: not enough rows to test."}
-    )
-    small_sample_rows: int = field(
-        default=1000,
-        metadata={"description": "Up to this many reference values: p-value tests decide."},
-    )
-    method: Method = field(default="auto", metadata={"description": "Test of every column."})
-    column_methods: dict[str, Method] = field(
-        default_factory=dict, metadata={"description": "Column name -> test, overriding method."}
-    )
-    multiple_testing: Literal["none", "bh"] = field(
-        default="none", metadata={"description": "'none' or 'bh' (Benjamini-Hochberg)."}
-    )
-    ks_method: Literal["auto", "exact", "asymp"] = field(
-        default="auto", metadata={"description": "scipy's KS p-value method."}
-    )
-    low_cardinality: int = field(
-        default=5, metadata={"description": "Numeric columns with this few values: categorical."}
-    )
-    psi_epsilon: float = field(
-        default=1e-4, metadata={"description": "Floor of empty bin shares in PSI."}
-    )
+    ks_method: Literal["auto", "exact", "asymp"] = setting("auto", "scipy's KS p-value method.")
+    low_cardinality: int = setting(5, "Numeric columns with this few values: categorical.")
+    psi_epsilon: float = setting(1e-4, "Floor of empty bin shares in PSI.")
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:

@@ -6,10 +6,11 @@ Each plot is drawn by scikit-learn's Display classes on a pyplot-free figure (`m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import (
@@ -39,22 +40,40 @@ def _checked(curves: Curves) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(name, *binary_inputs(y_true, proba)) for name, (y_true, proba) in curves.items()]
 
 
+def _overlay(
+    display: type[RocCurveDisplay] | type[PrecisionRecallDisplay],
+    curves: Curves,
+    title: str,
+    score: Callable[[np.ndarray, np.ndarray], str],
+    chance: Callable[[np.ndarray], str],
+) -> tuple[Figure, Axes]:
+    """One Display curve per model, `score` in its legend entry, the chance level drawn once."""
+    fig, ax = new_axes(title)
+    for i, (name, y, p) in enumerate(_checked(curves)):
+        display.from_predictions(
+            y,
+            p,
+            ax=ax,
+            curve_kwargs={"label": f"{name} ({score(y, p)})"},
+            plot_chance_level=i == 0,
+            chance_level_kw={"label": chance(y), "color": "grey"},
+        )
+    return fig, ax
+
+
 def roc_figure(curves: Curves, title: str = "ROC curves (holdout)") -> Figure:
     """Overlay the ROC curves of several models (`{name: (y_true, proba)}`), AUC in the legend.
 
     Raises:
         ValueError: if `curves` is empty or an entry has invalid labels/probabilities.
     """
-    fig, ax = new_axes(title)
-    for i, (name, y, p) in enumerate(_checked(curves)):
-        RocCurveDisplay.from_predictions(
-            y,
-            p,
-            ax=ax,
-            curve_kwargs={"label": f"{name} (AUC {roc_auc_score(y, p):.3f})"},
-            plot_chance_level=i == 0,
-            chance_level_kw={"label": "chance", "color": "grey"},
-        )
+    fig, ax = _overlay(
+        RocCurveDisplay,
+        curves,
+        title,
+        score=lambda y, p: f"AUC {roc_auc_score(y, p):.3f}",
+        chance=lambda y: "chance",
+    )
     ax.legend(loc="lower right")
     return fig
 
@@ -65,16 +84,13 @@ def pr_figure(curves: Curves, title: str = "Precision-recall curves (holdout)") 
     Raises:
         ValueError: if `curves` is empty or an entry has invalid labels/probabilities.
     """
-    fig, ax = new_axes(title)
-    for i, (name, y, p) in enumerate(_checked(curves)):
-        PrecisionRecallDisplay.from_predictions(
-            y,
-            p,
-            ax=ax,
-            curve_kwargs={"label": f"{name} (AP {average_precision_score(y, p):.3f})"},
-            plot_chance_level=i == 0,
-            chance_level_kw={"label": f"base rate {y.mean():.3f}", "color": "grey"},
-        )
+    fig, ax = _overlay(
+        PrecisionRecallDisplay,
+        curves,
+        title,
+        score=lambda y, p: f"AP {average_precision_score(y, p):.3f}",
+        chance=lambda y: f"base rate {y.mean():.3f}",
+    )
     ax.set_ylim(0, 1.02)
     ax.legend(loc="upper right")
     return fig

@@ -12,6 +12,7 @@ from churn_assets.ml.models.budget import NEGATED_METRICS, REFIT_METRIC, SCORING
 
 
 def trials_table(cv_results: dict[str, Any]) -> pd.DataFrame:
+    """One row per trial of `RandomizedSearchCV.cv_results_`, errors positive, Parquet-safe."""
     params = pd.DataFrame([{k: plain(v) for k, v in p.items()} for p in cv_results["params"]])
     for column in params.columns:
         kinds = {type(v) for v in params[column] if v is not None}

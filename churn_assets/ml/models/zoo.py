@@ -17,6 +17,7 @@ FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting", "xgboos
 
 
 def check_family(family: str) -> None:
+    """Raise ValueError unless `family` is one of `FAMILIES`."""
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from churn_assets.ml.promotion.bootstrap import AucComparison
 from churn_assets.ml.promotion.resampling import check_resampling
+from churn_assets.ml.settings import setting
 
 
 @dataclass(frozen=True)
@@ -21,27 +22,18 @@ class GateConfig:
     constant one; `max_auc_drop` is the non-inferiority margin of `decide_promotion`.
     """
 
-    min_metrics: dict[str, float] = field(
+    min_metrics: dict[str, float] = setting(
+        description="Holdout metric -> minimum (roc_auc, pr_auc, f1, precision, recall, ...).",
         default_factory=lambda: {"roc_auc": 0.75, "f1": 0.45, "accuracy": 0.70},
-        metadata={
-            "description": "Holdout metric -> minimum "
-            "(roc_auc, pr_auc, f1, precision, recall, ...)."
-        },
     )
-    max_metrics: dict[str, float] = field(
+    max_metrics: dict[str, float] = setting(
+        description="Holdout metric -> maximum, for lower-is-better brier/log_loss.",
         default_factory=dict,
-        metadata={"description": "Holdout metric -> maximum, for lower-is-better brier/log_loss."},
     )
-    max_auc_drop: float = field(
-        default=0.01, metadata={"description": "Non-inferiority margin on ROC AUC."}
-    )
-    n_resamples: int = field(
-        default=2000, metadata={"description": "Bootstrap resamples of the paired comparison."}
-    )
-    random_state: int = field(default=42, metadata={"description": "Seed of the bootstrap."})
-    confidence: float = field(
-        default=0.95, metadata={"description": "Coverage of the comparison interval."}
-    )
+    max_auc_drop: float = setting(0.01, "Non-inferiority margin on ROC AUC.")
+    n_resamples: int = setting(2000, "Bootstrap resamples of the paired comparison.")
+    random_state: int = setting(42, "Seed of the bootstrap.")
+    confidence: float = setting(0.95, "Coverage of the comparison interval.")
 
     def __post_init__(self) -> None:
         if self.max_auc_drop < 0:

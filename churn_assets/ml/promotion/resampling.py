@@ -13,33 +13,23 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from churn_assets.ml.evaluation.metrics import binary_inputs
+
 # Bootstrap work is done in chunks of about this many (resample x row) cells (~16 MB of floats).
 _CHUNK_CELLS = 2_000_000
 
 
 def labels_and_scores(y_true: Any, *scores: Any) -> tuple[np.ndarray, list[np.ndarray]]:
-    y = np.asarray(y_true)
-    if y.ndim != 1 or len(y) == 0:
-        raise ValueError(f"y_true must be a non-empty 1-D array; got shape {y.shape}")
-    labels = set(np.unique(y).tolist())
-    if not labels <= {0, 1}:
-        raise ValueError(f"y_true must be 0/1 (or bool); found labels {sorted(map(repr, labels))}")
-    if len(labels) < 2:
-        raise ValueError(
-            f"y_true has only one class ({len(y)} rows, all {sorted(labels)}); AUC needs both"
-        )
-    arrays = []
-    for s in scores:
-        a = np.asarray(s, dtype=float)
-        if a.shape != y.shape:
-            raise ValueError(f"probabilities of shape {a.shape} do not match y_true {y.shape}")
-        if np.isnan(a).any():
-            raise ValueError(f"probabilities contain {int(np.isnan(a).sum())} NaN values")
-        arrays.append(a)
-    return y.astype(np.int8), arrays
+    """Check 0/1 labels with both classes and each score array against them (`binary_inputs`).
+
+    Returns the labels as int8 and the scores as float arrays. Raises ValueError naming the fault.
+    """
+    checked = [binary_inputs(y_true, s) for s in scores]
+    return checked[0][0].astype(np.int8), [p for _, p in checked]
 
 
 def check_resampling(n_resamples: int, confidence: float) -> None:
+    """Raise ValueError for fewer than one resample or a confidence outside (0, 1)."""
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     if not 0.0 < confidence < 1.0:
@@ -68,6 +58,7 @@ def rank_auc(scores: np.ndarray, labels: np.ndarray, n_pos: np.ndarray) -> np.nd
 
 
 def interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central percentile interval of `values` with coverage `confidence`."""
     alpha = 1.0 - confidence
     low, high = np.quantile(values, [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(low), float(high)

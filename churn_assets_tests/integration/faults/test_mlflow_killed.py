@@ -11,6 +11,7 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
+    EventRecordsFilter,
     load_assets_from_modules,
     materialize,
 )
@@ -61,13 +62,10 @@ def _train(url: str, base_dir, instance, on_step_start=None):
 
         def watch() -> None:  # kill as soon as this run's training step has started
             while not done.is_set():
-                records = instance.get_event_records()
-                if any(
-                    r.event_log_entry.run_id not in earlier_runs
-                    and r.event_log_entry.dagster_event
-                    and r.event_log_entry.dagster_event.event_type == DagsterEventType.STEP_START
-                    for r in records
-                ):
+                started = instance.get_event_records(
+                    EventRecordsFilter(event_type=DagsterEventType.STEP_START)
+                )
+                if any(r.event_log_entry.run_id not in earlier_runs for r in started):
                     on_step_start()
                     return
                 time.sleep(0.05)
@@ -113,8 +111,9 @@ def test_mlflow_killed_during_training(server, tmp_path):
     first = _train(server.url, base_dir, instance)
     assert first.success
     record = first.output_for_node(f"trained_models__{FAMILY}")
-    tracking = MlflowResource(tracking_uri=server.url)
-    registry = tracking.registry()
+    mlflow.set_tracking_uri(server.url)  # models:/ URIs resolve through MLflow's global URIs
+    mlflow.set_registry_uri(server.url)
+    registry = MlflowResource(tracking_uri=server.url).registry()
     version = registry.register(record["model_uri"], record["mlflow_run_id"], {"threshold": 0.5})
     frame = data.output_for_node("features")
     test = frame[frame["split"] == "test"]
@@ -130,16 +129,15 @@ def test_mlflow_killed_during_training(server, tmp_path):
     elapsed = time.monotonic() - started
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
-    message = str(failure.step_failure_data.error.message)
-    assert failure.step_failure_data.error.cls_name == "MlflowUnavailableError", message
+    error = failure.step_failure_data.error.cause  # Dagster wraps the asset's own error
+    message = error.message
+    assert error.cls_name == "MlflowUnavailableError", message
     assert server.url in message and "unreachable" in message
     assert elapsed < 300
 
     # Back up: nothing moved, nothing half-registered, every version loads from its artifacts.
     server.start()
     assert _registry_state(server.url) == before
-    mlflow.set_tracking_uri(server.url)
-    mlflow.set_registry_uri(server.url)
     for v in before[1]:
         assert mlflow.sklearn.load_model(f"models:/churn-classifier/{v}") is not None
 

@@ -1,0 +1,53 @@
+"""The drift page is rendered from the packaged Jinja2 template with every value escaped."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from churn_assets.ml.drift import DriftConfig, build_reference, compute_drift
+from churn_assets.ml.drift.page import TEMPLATE, g3, render_html
+
+
+def _data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame(
+        {"x": rng.normal(0, 1, 400), "c<b>": rng.choice(["a", "b"], 400), "flat": 1.0}
+    )
+    cur = pd.DataFrame(
+        {"x": rng.normal(1.5, 1, 300), "c<b>": rng.choice(["a", "b"], 300), "flat": 1.0}
+    )
+    return ref, cur
+
+
+def test_template_ships_as_package_data():
+    template = resources.files("churn_assets.ml.drift").joinpath("templates", TEMPLATE)
+    assert "{{ title }}" in template.read_text()
+
+
+def test_page_lists_every_result_and_escapes_names():
+    ref_df, cur_df = _data()
+    reference = build_reference(ref_df, ["x", "flat"], ["c<b>"])
+    report = compute_drift(reference, cur_df, DriftConfig())
+    page = render_html(reference, cur_df, report, title="Batch <1> & 'q'")
+    assert "<title>Batch &lt;1&gt; &amp; &#39;q&#39;</title>" in page
+    assert "c<b>" not in page and "c&lt;b&gt;" in page
+    rows = re.findall(r'<tr class="([^"]*)"><td class="name">([^<]*)</td>', page)
+    assert [name for _, name in rows] == [
+        c.column.replace("<", "&lt;").replace(">", "&gt;") for c in report.columns
+    ]
+    drifted = {c.column for c in report.columns if c.drifted}
+    assert "x" in drifted
+    assert ("drift", "x") in rows
+    summary = re.search(r'<p class="summary">(.*?)</p>', page, re.S).group(1)
+    assert f"{report.n_drifted} of {report.n_tested} tested feature columns" in summary
+    assert "Reference 400 rows, current 300 rows" in summary
+    assert page.count("data:image/png;base64,") == 3
+
+
+def test_g3_leaves_missing_and_infinite_cells_empty():
+    assert g3(None) == "" and g3(float("nan")) == "" and g3(float("inf")) == ""
+    assert g3(0.012345) == "0.0123"
