@@ -48,7 +48,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # libgomp1: OpenMP runtime that the xgboost wheel links against and python:slim lacks.
 RUN packages="libgomp1" \
-    && (command -v python3 >/dev/null || packages="$packages python3") \
+    && if ! command -v python3 >/dev/null; then packages="$packages python3"; fi \
     && apt-get update \
     && apt-get install -y --no-install-recommends $packages \
     && rm -rf /var/lib/apt/lists/* \
