@@ -10,7 +10,7 @@ PORT ?= 3000
 SERVE_PORT ?= 8080
 WORKERS ?= 2
 
-.PHONY: install run dev serve mlflow-ui demo-drift test lint format bench clean
+.PHONY: install run check launch dev serve mlflow-ui demo-drift test lint format bench clean
 
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,20 @@ install: $(BIN)/dagster
 run: install
 	$(BIN)/churn-assets run --job $(JOB)
 
+# dg (dagster-dg-cli) reads the project from [tool.dg] in pyproject.toml.
+check: install
+	$(BIN)/python -c "from churn_assets.local import ensure_local_home; ensure_local_home()"
+	$(BIN)/dg check defs
+
+# e.g. make launch JOB=data_job, or make launch ASSETS='*promoted_model'
+launch: install
+	$(BIN)/python -c "from churn_assets.local import ensure_local_home; ensure_local_home()"
+	$(BIN)/dg launch $(if $(ASSETS),--assets '$(ASSETS)',--job $(JOB))
+
 dev: install
 	$(BIN)/python -c "from churn_assets.local import ensure_local_home; ensure_local_home()"
 	@echo "Dagster UI: http://127.0.0.1:$(PORT)  (DAGSTER_HOME=$(DAGSTER_HOME))"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	$(BIN)/dg dev -h 127.0.0.1 -p $(PORT)
 
 # The local champion (the registry `make run` fills) behind the model server; see README.
 serve: install

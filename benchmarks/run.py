@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m benchmarks.run [--quick] [--only data|training]`.
+"""Run the benchmarks: `python -m benchmarks.run [--quick] [--only data|training|serving|...]`.
 
 Writes one JSON per benchmark to benchmarks/results/<name>.json, then prints a markdown summary of
 every result file present (so a data-only run still shows the last training figures) and writes
@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 
-from benchmarks import bootstrap, data_assets, drift, scoring, training, training_1m
+from benchmarks import bootstrap, data_assets, drift, scoring, serving, training, training_1m
 from benchmarks.common import RESULTS_DIR
 
 BENCHMARKS = {
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "drift": drift.main,
     "scoring": scoring.main,
     "bootstrap": bootstrap.main,
+    "serving": serving.main,
 }
 
 

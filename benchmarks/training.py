@@ -49,7 +49,7 @@ def _params(quick: bool) -> dict[str, Any]:
             "n_iter": 4,
             "cv_folds": 3,
             "families": ["logistic_regression", "gradient_boosting"] if quick else list(FAMILIES),
-            "store": "sqlite in a temp dir; skops model via defs.training.log_pipeline",
+            "store": "sqlite in a temp dir; skops model via resources.mlflow_models.log_pipeline",
         },
         "quality": {
             "rows": 20_000,

@@ -139,7 +139,7 @@ def _log_pinned(pipeline, X, requirements) -> None:
     import mlflow
     from mlflow.models import infer_signature
 
-    from churn_assets.defs.training import SKOPS_TRUSTED_TYPES
+    from churn_assets.resources.mlflow_models import SKOPS_TRUSTED_TYPES
 
     example = X.head(5)
     mlflow.sklearn.log_model(
@@ -159,7 +159,7 @@ def _log(result, X, store: Path) -> dict[str, float]:
     import mlflow
     import mlflow.models
 
-    from churn_assets.defs.training import log_pipeline
+    from churn_assets.resources.mlflow_models import log_pipeline
     from churn_assets.resources.mlflow_tracking import MlflowResource
 
     inferred: dict[str, Any] = {"seconds": 0.0, "requirements": None}

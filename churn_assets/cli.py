@@ -117,10 +117,9 @@ def _execute(job_name: str, op_name: str, run_config: dict) -> int:
 
 def models() -> int:
     ensure_local_home()
-    from churn_assets.defs.registry import versions_table
     from churn_assets.resources.deployment import build_resources
 
-    table = versions_table(build_resources()["mlflow_tracking"])
+    table = build_resources()["mlflow_tracking"].registry().versions_table()
     print(table.to_string(index=False) if len(table) else "no registered versions yet")
     return 0
 

@@ -8,6 +8,7 @@ from churn_assets.defs import (
     features,
     ingestion,
     monitoring,
+    promotion_jobs,
     registry,
     sensors,
     training,
@@ -26,8 +27,8 @@ defs = Definitions(
         training_job,
         monitoring_job,
         deployment_job,
-        registry.promote_model,
-        registry.rollback_model,
+        promotion_jobs.promote_model,
+        promotion_jobs.rollback_model,
     ],
     sensors=[
         sensors.landing_sensor,

@@ -138,7 +138,7 @@ def test_queued_coordinator_bounds_promotion_and_training(tmp_path, production_e
 
 def test_the_limited_tags_are_the_ones_our_jobs_carry():
     from churn_assets.defs.jobs import training_job
-    from churn_assets.defs.registry import promote_model, rollback_model
+    from churn_assets.defs.promotion_jobs import promote_model, rollback_model
 
     assert training_job.tags["churn/operation"] == "training"
     assert promote_model.tags["churn/operation"] == "promotion"

@@ -23,7 +23,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from churn_assets.defs.training import split_xy
+from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHAMPION, ModelRegistry, RegistryError
 from churn_assets.resources.model_server import ModelServerTarget, RolloutError
@@ -42,9 +42,11 @@ class DeployConfig(Config):
     )
 
 
-def smoke_payload(features: pd.DataFrame, model, n_rows: int) -> tuple[list[dict], list[float]]:
+def smoke_payload(
+    features: pd.DataFrame, spec: FeatureSpec, model, n_rows: int
+) -> tuple[list[dict], list[float]]:
     """The first `n_rows` holdout rows as JSON records, and the probabilities `model` gives."""
-    X_test, _, _ = split_xy(features, "test")
+    X_test, _ = split_xy(features, spec, "test")
     rows = X_test.head(n_rows)
     columns = list(getattr(model, "feature_names_in_", rows.columns))
     expected = model.predict_proba(rows[columns])[:, 1]
@@ -64,7 +66,7 @@ def _restore(registry: ModelRegistry, previous: str | None, version: str, why: s
 
 
 @asset(
-    ins={"promoted_model": AssetIn(), "features": AssetIn()},
+    ins={"promoted_model": AssetIn(), "features": AssetIn(), "feature_spec": AssetIn()},
     group_name="deployment",
     kinds={"kubernetes"},
     owners=["team:ml-platform"],
@@ -77,6 +79,7 @@ def deployed_model(
     model_server: ModelServerTarget,
     promoted_model: dict,
     features: pd.DataFrame,
+    feature_spec: dict,
 ) -> Output[dict]:
     """Roll the registry's champion out to `model_server` (Kubernetes Deployment in production,
     a local process locally), wait for the rollout, then smoke-test the server: GET /ready is
@@ -94,7 +97,8 @@ def deployed_model(
             f"v{promoted_model.get('champion_version')}: the alias is the source of truth"
         )
     previous = model_server.served_version()
-    records, expected = smoke_payload(features, registry.load(version), config.smoke_rows)
+    spec = FeatureSpec.from_dict(feature_spec)
+    records, expected = smoke_payload(features, spec, registry.load(version), config.smoke_rows)
     problems, steps = [], []
     try:
         steps.append(model_server.roll_to(version))

@@ -1,12 +1,11 @@
 """Group training: every candidate scored on the same holdout, with pictures and a comparison."""
 
-import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
 from churn_assets.constants import OWNERS
-from churn_assets.defs.metadata import png, table_md, upstream_data_version
-from churn_assets.defs.training import run_tags, split_xy
+from churn_assets.defs.lineage import input_data_version, run_tags
+from churn_assets.defs.metadata import png, table_md
 from churn_assets.ml.evaluation import (
     compare_candidates,
     feature_importance_table,
@@ -18,15 +17,40 @@ from churn_assets.ml.evaluation import (
     plot_roc_curves,
     select_best,
 )
+from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.models import FAMILIES
-from churn_assets.resources.mlflow_tracking import MlflowResource, log_png
+from churn_assets.resources.git import GitResource
+from churn_assets.resources.mlflow_tracking import MlflowResource
 
 IMPORTANCE_ROWS = 2_000  # permutation importance on a seeded sample keeps 1M-row holdouts cheap
+RECORD_KEYS = (
+    "threshold",
+    "threshold_rationale",
+    "model_uri",
+    "mlflow_run_id",
+    "cv_metrics",
+)
+
+
+def _plots(curves: dict, best: str, threshold: float, model, sample, y_sample, importance):
+    """The PNGs a person compares candidates by: ROC, PR, calibration, the best one's confusion
+    matrix at its threshold, and its permutation importance."""
+    y_test, best_proba = curves[best]
+    return {
+        "roc_curves": plot_roc_curves(curves),
+        "pr_curves": plot_pr_curves(curves),
+        "calibration": plot_calibration(curves),
+        "confusion_matrix": plot_confusion_matrix(
+            y_test, (best_proba >= threshold).astype(int), f"{best} on the holdout"
+        ),
+        "feature_importance": plot_feature_importance(model, sample, y_sample, table=importance),
+    }
 
 
 @asset(
     ins={
         "features": AssetIn(key="features"),
+        "feature_spec": AssetIn(key="feature_spec"),
         **{family: AssetIn(key=["trained_models", family]) for family in FAMILIES},
     },
     group_name="training",
@@ -37,7 +61,9 @@ IMPORTANCE_ROWS = 2_000  # permutation importance on a seeded sample keeps 1M-ro
 def model_evaluation(
     context: AssetExecutionContext,
     mlflow_tracking: MlflowResource,
+    git: GitResource,
     features: pd.DataFrame,
+    feature_spec: dict,
     **candidates: dict,
 ) -> Output[dict]:
     """Load each candidate from MLflow, score the holdout at its out-of-fold threshold, compare.
@@ -45,57 +71,40 @@ def model_evaluation(
     Returns a JSON record with every candidate's metrics and the best one (highest holdout ROC AUC,
     ties broken by PR AUC then name). The holdout is never used to choose a threshold.
     """
-    X_test, y_test, _ = split_xy(features, "test")
+    X_test, y_test = split_xy(features, FeatureSpec.from_dict(feature_spec), "test")
     results, curves, models = {}, {}, {}
     for family, record in candidates.items():
-        model = mlflow.sklearn.load_model(record["model_uri"])
+        model = mlflow_tracking.load_model(record["model_uri"])
         proba = model.predict_proba(X_test)[:, 1]
         results[family] = holdout_metrics(y_test, proba, record["threshold"])
         curves[family] = (y_test.to_numpy(), proba)
         models[family] = model
     table = compare_candidates(results)
     best = select_best(results)
-    best_proba = curves[best][1]
     sample = X_test.sample(min(IMPORTANCE_ROWS, len(X_test)), random_state=0)
-    importance = feature_importance_table(models[best], sample, y_test.loc[sample.index])
-    plots = {
-        "roc_curves": plot_roc_curves(curves),
-        "pr_curves": plot_pr_curves(curves),
-        "calibration": plot_calibration(curves),
-        "confusion_matrix": plot_confusion_matrix(
-            y_test,
-            (best_proba >= candidates[best]["threshold"]).astype(int),
-            f"{best} on the holdout",
-        ),
-        "feature_importance": plot_feature_importance(
-            models[best], sample, y_test.loc[sample.index], table=importance
-        ),
-    }
-    data_version = upstream_data_version(context, "features")
-    with mlflow_tracking.start_run("model_evaluation", run_tags(context, data_version)) as run:
-        mlflow.log_table(table, "comparison.json")
-        mlflow.log_table(importance, "feature_importance.json")
-        mlflow.log_metrics({f"{f}_test_{k}": v for f, m in results.items() for k, v in m.items()})
-        mlflow.set_tag("best_family", best)
+    y_sample = y_test.loc[sample.index]
+    importance = feature_importance_table(models[best], sample, y_sample)
+    threshold = candidates[best]["threshold"]
+    plots = _plots(curves, best, threshold, models[best], sample, y_sample, importance)
+    data_version = input_data_version(context, "features")
+    tags = run_tags(context, data_version, git.commit_sha())
+    with mlflow_tracking.start_run("model_evaluation", tags) as run:
+        run.log_table(table, "comparison.json")
+        run.log_table(importance, "feature_importance.json")
+        run.log_metrics({f"{f}_test_{k}": v for f, m in results.items() for k, v in m.items()})
+        run.set_tag("best_family", best)
         for name, image in plots.items():
-            log_png(image, f"plots/{name}.png")
+            run.log_png(image, f"plots/{name}.png")
     context.log.info(f"best candidate: {best} (holdout ROC AUC {results[best]['roc_auc']:.4f})")
     record = {
         "best": best,
         "candidates": {
-            family: {
-                "metrics": results[family],
-                "threshold": candidates[family]["threshold"],
-                "threshold_rationale": candidates[family]["threshold_rationale"],
-                "model_uri": candidates[family]["model_uri"],
-                "mlflow_run_id": candidates[family]["mlflow_run_id"],
-                "cv_metrics": candidates[family]["cv_metrics"],
-            }
+            family: {"metrics": results[family], **{k: candidates[family][k] for k in RECORD_KEYS}}
             for family in candidates
         },
         "holdout_rows": len(X_test),
         "data_version": data_version,
-        "evaluation_run_id": run.info.run_id,
+        "evaluation_run_id": run.run_id,
         "features": list(X_test.columns),
     }
     return Output(
@@ -106,7 +115,7 @@ def model_evaluation(
             "comparison": table_md(table.reset_index() if table.index.name else table),
             "feature_importance_table": table_md(importance.head(15)),
             **{name: png(image, name) for name, image in plots.items()},
-            "mlflow_run_id": run.info.run_id,
+            "mlflow_run_id": run.run_id,
             "holdout_rows": len(X_test),
             "metrics": MetadataValue.json(results),
         },

@@ -1,15 +1,53 @@
-"""Group features: the train/test split and the feature spec the model Pipelines are built from."""
+"""Group features: the feature spec, and the train/test split the model Pipelines are built from.
+
+The spec is its own asset (a JSON record) so that what training and monitoring read about the
+columns is an explicit, stored input with its own lineage and data version, not something
+carried along inside the features table.
+"""
 
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from churn_assets.constants import OWNERS
-from churn_assets.defs.metadata import table_md
-from churn_assets.ml.features import SPLIT, build_features, build_preprocessor, feature_spec
+from churn_assets.defs.metadata import table_md, versioned
+from churn_assets.ml.features import (
+    SPLIT,
+    FeatureSpec,
+    build_features,
+    build_preprocessor,
+)
+from churn_assets.ml.features import (
+    feature_spec as derive_feature_spec,
+)
 from churn_assets.ml.validation import TARGET, typed_columns
 from churn_assets.resources.dataset import DatasetResource
 
-FEATURE_SPEC_ATTR = "feature_spec"  # kept in the Parquet file's pandas attrs
+
+@asset(
+    group_name="features",
+    kinds={"sklearn"},
+    owners=OWNERS,
+    description="The model input columns (numeric, categorical) and the engineered features.",
+)
+def feature_spec(dataset: DatasetResource, validated_dataset: pd.DataFrame) -> Output[dict]:
+    """Read the validated column types and the dataset spec's engineered features; returns
+    `FeatureSpec.to_dict()` (load it with `FeatureSpec.from_dict`). Raises ValueError when the
+    preprocessing it describes cannot be built."""
+    fspec = derive_feature_spec(
+        dataset.load_spec(), typed_columns(validated_dataset, dataset.load_spec())
+    )
+    # Building the preprocessor here proves the spec is consistent before any training starts.
+    preprocessor = build_preprocessor(fspec)
+    record = fspec.to_dict()
+    return versioned(
+        record,
+        metadata={
+            "numeric_features": MetadataValue.json(list(fspec.numeric)),
+            "categorical_features": MetadataValue.json(list(fspec.categorical)),
+            "engineered_features": MetadataValue.json(fspec.engineered),
+            "preprocessing": MetadataValue.md(f"```\n{preprocessor}\n```"),
+        },
+    )
 
 
 @asset(
@@ -19,34 +57,30 @@ FEATURE_SPEC_ATTR = "feature_spec"  # kept in the Parquet file's pandas attrs
     description="Validated rows with a train/test split column; inputs of every model Pipeline.",
 )
 def features(
-    context: AssetExecutionContext, dataset: DatasetResource, validated_dataset: pd.DataFrame
+    context: AssetExecutionContext,
+    dataset: DatasetResource,
+    validated_dataset: pd.DataFrame,
+    feature_spec: dict,
 ) -> Output[pd.DataFrame]:
     """Split the validated rows (seeded, stratified; time-based or publisher's split when the spec
-    says) and record the feature spec. The preprocessing itself stays unfitted here: it is fitted
-    inside each model Pipeline on the training rows only. Raises ValueError when a split would
-    lack a class."""
+    says) keeping the id, the spec's input columns and the target. The preprocessing stays
+    unfitted: it is fitted inside each model Pipeline on the training rows only. Raises ValueError
+    when a split would lack a class."""
     spec = dataset.load_spec()
-    types = typed_columns(validated_dataset, spec)
-    fspec = feature_spec(spec, types)
-    table = build_features(validated_dataset, spec, fspec, spec.id_name)
-    table.attrs[FEATURE_SPEC_ATTR] = fspec.to_dict()
-    # Building the preprocessor here proves the spec is consistent before any training starts.
-    preprocessor = build_preprocessor(fspec)
+    table = build_features(
+        validated_dataset, spec, FeatureSpec.from_dict(feature_spec), spec.id_name
+    )
     balance = (
         table.groupby(SPLIT)[TARGET]
         .agg(rows="size", churners="sum", positive_rate="mean")
         .reset_index()
     )
     context.log.info(f"split: {balance.to_dict(orient='records')}")
-    return Output(
+    return versioned(
         table,
         metadata={
             "train_rows": int((table[SPLIT] == "train").sum()),
             "test_rows": int((table[SPLIT] == "test").sum()),
             "class_balance": table_md(balance),
-            "numeric_features": MetadataValue.json(list(fspec.numeric)),
-            "categorical_features": MetadataValue.json(list(fspec.categorical)),
-            "engineered_features": MetadataValue.json(fspec.engineered),
-            "preprocessing": MetadataValue.md(f"```\n{preprocessor}\n```"),
         },
     )

@@ -4,7 +4,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from churn_assets.constants import OWNERS
-from churn_assets.defs.metadata import preview
+from churn_assets.defs.metadata import preview, versioned
 from churn_assets.ml.source_tables import mixed_columns_as_text
 from churn_assets.resources.dataset import DatasetResource
 
@@ -20,7 +20,7 @@ def raw_dataset(context: AssetExecutionContext, dataset: DatasetResource) -> Out
     spec = dataset.load_spec()
     frame = mixed_columns_as_text(dataset.load_table(spec))
     context.log.info(f"loaded {len(frame)} rows x {frame.shape[1]} columns from {spec.name}")
-    return Output(
+    return versioned(
         frame,
         metadata={
             "dataset": spec.name,

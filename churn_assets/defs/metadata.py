@@ -1,9 +1,13 @@
-"""Small helpers that turn frames and figures into metadata a person reads in the UI."""
+"""Small helpers that turn frames and figures into metadata a person reads in the UI, and give
+outputs Dagster data versions."""
 
 import base64
+from typing import Any
 
 import pandas as pd
-from dagster import MetadataValue
+from dagster import DataVersion, MetadataValue, Output
+
+from churn_assets.ml.versions import content_version
 
 
 def preview(frame: pd.DataFrame, rows: int = 5) -> MetadataValue:
@@ -15,16 +19,15 @@ def table_md(frame: pd.DataFrame, floatfmt: str = ".4g") -> MetadataValue:
     return MetadataValue.md(frame.to_markdown(index=False, floatfmt=floatfmt))
 
 
-def upstream_data_version(context, key: str) -> str:
-    """The `data_version` the IO manager recorded on the latest materialization of `key`."""
-    from dagster import AssetKey
+def versioned(value: Any, metadata: dict[str, Any], **output: Any) -> Output:
+    """An Output whose Dagster data version is the content hash of `value` (a frame or a dict).
 
-    event = context.instance.get_latest_materialization_event(AssetKey(key))
-    materialization = event.asset_materialization if event else None
-    value = materialization.metadata.get("data_version") if materialization else None
-    if value is None:
-        raise ValueError(f"asset '{key}' has no recorded data_version; rematerialize it")
-    return str(value.value)
+    Rematerializing with the same content keeps the version, so nothing downstream turns stale;
+    new content marks every downstream asset stale in the UI. `output` goes to Output
+    (e.g. `output_name` in a multi-asset).
+    """
+    version = DataVersion(content_version(value))
+    return Output(value, data_version=version, metadata=metadata, **output)
 
 
 def push_metrics(context, what: str, push) -> dict:

@@ -26,12 +26,12 @@ from pydantic import Field
 
 from churn_assets.defs.metadata import png, preview, push_metrics, table_md
 from churn_assets.defs.settings import config_from, to_dataclass
-from churn_assets.defs.training import split_xy
 from churn_assets.defs.validation import CHECKS, ValidationConfig, quality_checks
 from churn_assets.ml.drift import DriftConfig, DriftReference, build_reference, compute_drift
 from churn_assets.ml.drift.charts import plot_top_drifted
 from churn_assets.ml.drift.page import render_html
 from churn_assets.ml.explain import baseline_values, top_reasons
+from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.jsonable import plain
 from churn_assets.ml.sources import file_format, read_bytes
 from churn_assets.ml.validation import ROW_COLUMN, TARGET, validate
@@ -60,7 +60,7 @@ def load_champion(mlflow_tracking: MlflowResource):
 
 
 @asset(
-    ins={"features": AssetIn(), "promoted_model": AssetIn()},
+    ins={"features": AssetIn(), "feature_spec": AssetIn(), "promoted_model": AssetIn()},
     group_name="monitoring",
     kinds={"pandas", "scipy"},
     owners=["team:ml-platform"],
@@ -70,13 +70,15 @@ def drift_reference(
     context: AssetExecutionContext,
     mlflow_tracking: MlflowResource,
     features: pd.DataFrame,
+    feature_spec: dict,
     promoted_model: dict,
 ) -> Output[pd.DataFrame]:
     """Computed once per champion so that a batch's drift report costs one pass over the batch.
 
     Keeps the training split's columns (numeric sorted, categorical as counts), the champion's
     scores on it, the target, and the typical values used to explain scores."""
-    X_train, y_train, fspec = split_xy(features, "train")
+    fspec = FeatureSpec.from_dict(feature_spec)
+    X_train, y_train = split_xy(features, fspec, "train")
     version, threshold, model = load_champion(mlflow_tracking)
     frame = X_train.assign(**{SCORE: model.predict_proba(X_train)[:, 1], TARGET: y_train})
     reference = build_reference(

@@ -1,4 +1,4 @@
-"""Group registry: the promoted model, its checks, and the manual promote/rollback jobs."""
+"""Group registry: the promoted model and its checks (manual jobs: `promotion_jobs.py`)."""
 
 import pandas as pd
 from dagster import (
@@ -6,24 +6,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
-    IOManager,
     MetadataValue,
-    OpExecutionContext,
     Output,
-    ResourceParam,
     asset,
     asset_check,
-    build_input_context,
-    job,
-    op,
 )
-from pydantic import Field
 
-from churn_assets.constants import OPERATION_TAG, OWNERS
+from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.settings import config_from, to_dataclass
-from churn_assets.defs.training import split_xy
+from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.promotion import GateConfig, render_model_card
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.dataset import DatasetResource
@@ -78,7 +70,7 @@ def _card(
 
 
 @asset(
-    ins={"model_evaluation": AssetIn(), "features": AssetIn()},
+    ins={"model_evaluation": AssetIn(), "features": AssetIn(), "feature_spec": AssetIn()},
     group_name="registry",
     kinds={"mlflow"},
     owners=OWNERS,
@@ -92,6 +84,7 @@ def promoted_model(
     metrics: MetricsResource,
     model_evaluation: dict,
     features: pd.DataFrame,
+    feature_spec: dict,
 ) -> Output[dict]:
     """Register the best candidate with alias `challenger` and run the gate: absolute thresholds,
     then a seeded paired bootstrap of the ROC AUC difference against the champion on the same
@@ -112,13 +105,10 @@ def promoted_model(
             "dagster_run_id": context.run.run_id,
         },
     )
-    X_test, y_test, _ = split_xy(features, "test")
+    X_test, y_test = split_xy(features, FeatureSpec.from_dict(feature_spec), "test")
     outcome = registry.promote(version, X_test, y_test, candidate["threshold"], config.gate())
     if outcome.metrics:
-        model = registry.load(version)
-        intervals = bootstrap_metric_intervals(
-            y_test, model.predict_proba(X_test)[:, 1], candidate["threshold"]
-        )
+        intervals = bootstrap_metric_intervals(y_test, outcome.scores, candidate["threshold"])
         outcome.evidence["metric_intervals"] = {
             k: (outcome.metrics[k], lo, hi) for k, (lo, hi) in intervals.items()
         }
@@ -132,8 +122,7 @@ def promoted_model(
         dataset.describe(spec),
         features[[TARGET, "split"]],
     )
-    mlflow_tracking.client().log_text(candidate["mlflow_run_id"], card, "model_card.md")
-    registry.client.update_model_version(registry.name, version, description=card[:5000])
+    registry.attach_card(version, candidate["mlflow_run_id"], card)
     (context.log.info if outcome.promoted else context.log.warning)(
         f"v{version} ({best}): {outcome.reason}"
     )
@@ -232,69 +221,4 @@ def champion_meets_thresholds(
             "threshold": MetadataValue.json(thresholds),
             "failing": MetadataValue.json(failing),
         },
-    )
-
-
-class PromoteConfig(GateSettings):
-    """Manual promotion of a registered version."""
-
-    version: str = Field(description="The model version to make champion.")
-    force: bool = Field(False, description="Skip the gate (recorded on the version).")
-
-
-@op(tags={OPERATION_TAG: "promotion"})
-def promote_version(
-    context: OpExecutionContext,
-    config: PromoteConfig,
-    mlflow_tracking: MlflowResource,
-    io_manager: ResourceParam[IOManager],
-) -> dict:
-    """Move `champion` to the configured version through the same gate (unless forced)."""
-    # The stored `features` asset is read through the IO manager by its key: an op input of a
-    # plain job gets no asset key in Dagster (In(asset_key=...) is not honoured there).
-    features = io_manager.load_input(build_input_context(asset_key=AssetKey("features")))
-    registry = mlflow_tracking.registry()
-    tags = registry.version_tags(config.version)
-    threshold = float(tags.get("threshold", 0.5))
-    X_test, y_test, _ = split_xy(features, "test")
-    outcome = registry.promote(
-        config.version, X_test, y_test, threshold, config.gate(), force=config.force
-    )
-    context.log.info(f"v{config.version}: {outcome.reason}")
-    if not outcome.promoted:
-        raise RegistryError(f"v{config.version} was not promoted: {outcome.reason}")
-    return outcome.to_dict()
-
-
-@op(tags={OPERATION_TAG: "promotion"})
-def rollback_champion(context: OpExecutionContext, mlflow_tracking: MlflowResource) -> dict:
-    """Move `champion` back to the previous champion that still loads."""
-    before, after = mlflow_tracking.registry().rollback()
-    context.log.info(f"champion rolled back from v{before} to v{after}")
-    return {"from": before, "to": after}
-
-
-@job(tags={OPERATION_TAG: "promotion"}, description="Make a registered version champion.")
-def promote_model():
-    promote_version()
-
-
-@job(tags={OPERATION_TAG: "promotion"}, description="Champion back to the previous one.")
-def rollback_model():
-    rollback_champion()
-
-
-def versions_table(mlflow_tracking: MlflowResource) -> pd.DataFrame:
-    rows = mlflow_tracking.registry().versions()
-    return pd.DataFrame(
-        [
-            {
-                "version": r["version"],
-                "aliases": ",".join(r["aliases"]),
-                "family": r["tags"].get("family", ""),
-                "decision": r["tags"].get("promotion_decision", ""),
-                "roc_auc": r["tags"].get("holdout_roc_auc", ""),
-            }
-            for r in rows
-        ]
     )

@@ -13,13 +13,12 @@ from dagster import (
     AssetOut,
     Config,
     MetadataValue,
-    Output,
     multi_asset,
 )
 from pydantic import Field
 
 from churn_assets.constants import OWNERS
-from churn_assets.defs.metadata import preview, push_metrics, table_md
+from churn_assets.defs.metadata import preview, push_metrics, table_md, versioned
 from churn_assets.ml.validation import (
     REASONS_COLUMN,
     ROW_COLUMN,
@@ -132,11 +131,11 @@ def validate_dataset(
                 report.quality_score,
             ),
         )
-        yield Output(
+        yield versioned(
             result.valid, output_name="validated_dataset", metadata={**pushed, **_metadata(result)}
         )
     if "quarantined_rows" in selected:
-        yield Output(
+        yield versioned(
             result.quarantined,
             output_name="quarantined_rows",
             metadata={

@@ -201,3 +201,16 @@ def build_features(
     table = valid[columns].copy()
     table[SPLIT] = split.to_numpy()
     return table
+
+
+def split_xy(table: pd.DataFrame, spec: FeatureSpec, side: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The raw model inputs and the 0/1 target of one side ("train" or "test") of a features
+    table. Raises ValueError naming the missing columns when the table does not fit the spec."""
+    missing = [c for c in [*spec.inputs, TARGET, SPLIT] if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"the features table lacks columns {missing} of its feature spec; rematerialize "
+            "`feature_spec` and `features` together"
+        )
+    rows = table[table[SPLIT] == side]
+    return rows[spec.inputs], rows[TARGET].astype(int)

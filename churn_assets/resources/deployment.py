@@ -8,6 +8,7 @@ from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.kubernetes import KubernetesModelServer
 from churn_assets.resources.landing import LocalLanding, S3Landing
 from churn_assets.resources.local_server import LocalModelServer
@@ -36,11 +37,13 @@ def build_resources(deployment: Deployment | None = None) -> dict:
     """The resources of a deployment, keyed as the assets expect them."""
     deployment = deployment or get_deployment()
     dataset = DatasetResource(spec=os.environ.get("CHURN_DATASET_SPEC", "synthetic"))
+    git = GitResource(sha=os.environ.get("CHURN_GIT_SHA") or None)  # images carry no .git
     if deployment == "local":
         home = local_data_dir()
         return {
             "io_manager": LocalParquetIOManager(base_dir=str(home / "assets")),
             "dataset": dataset,
+            "git": git,
             "mlflow_tracking": MlflowResource(
                 tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db"),
                 artifact_location=str(home / "mlartifacts"),
@@ -80,6 +83,7 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             deployment="production",
         ),
         "dataset": DatasetResource(spec=dataset.spec, s3=s3),
+        "git": git,
         # deployed_model's target: the model server Deployment (deploy/k8s/model-server.yaml).
         "model_server": KubernetesModelServer(
             namespace=os.environ.get("CHURN_K8S_NAMESPACE", "churn"),

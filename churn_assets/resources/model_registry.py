@@ -8,7 +8,6 @@ tag, which `rollback` walks back.
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.resources.promotion_outcome import PromotionOutcome
 from churn_assets.resources.registry_lock import registry_lock
 
 log = logging.getLogger(__name__)
@@ -25,21 +25,6 @@ HISTORY_TAG = "champion_history"
 
 class RegistryError(RuntimeError):
     """A registry operation that cannot be done as asked."""
-
-
-@dataclass
-class PromotionOutcome:
-    version: str
-    promoted: bool
-    reason: str
-    champion_version: str | None  # the champion after the decision
-    previous_champion: str | None  # the champion before it
-    forced: bool = False
-    metrics: dict[str, float] = field(default_factory=dict)
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class ModelRegistry:
@@ -140,7 +125,10 @@ class ModelRegistry:
         import mlflow
 
         try:
-            return mlflow.sklearn.load_model(f"models:/{self.name}/{version}")
+            # The version's own storage location, read through this client: a `models:/` URI
+            # would resolve through MLflow's process-wide registry URI, which may point elsewhere.
+            uri = self.client.get_model_version_download_uri(self.name, version)
+            return mlflow.sklearn.load_model(uri)
         except Exception as exc:  # any failure to load means "not servable", whatever its type
             raise RegistryError(
                 f"version {version} of '{self.name}' does not load: {str(exc).splitlines()[0]}"
@@ -211,7 +199,9 @@ class ModelRegistry:
             promote, reason = True, f"forced by operator; the gate said: {reason}"
         if promote and previous != version:
             self._move_champion(version, [*self.history(), version])
-        return self._record(version, promote, reason, previous, force, metrics, evidence)
+        outcome = self._record(version, promote, reason, previous, force, metrics, evidence)
+        outcome.scores = proba
+        return outcome
 
     def _record(self, version, promoted, reason, previous, forced, metrics, evidence):
         champion = self.alias_version(CHAMPION)
@@ -252,6 +242,27 @@ class ModelRegistry:
             return current, candidate
         raise RegistryError(
             f"'{self.name}' has no earlier champion that loads; champion stays at v{current}"
+        )
+
+    def attach_card(self, version: str, run_id: str, card: str) -> None:
+        """The model card as `model_card.md` of the version's run and as its description."""
+        self.client.log_text(run_id, card, "model_card.md")
+        self.client.update_model_version(self.name, version, description=card[:5000])
+
+    def versions_table(self) -> pd.DataFrame:
+        """Version, aliases, family, gate decision and holdout ROC AUC, newest first."""
+        return pd.DataFrame(
+            [
+                {
+                    "version": r["version"],
+                    "aliases": ",".join(r["aliases"]),
+                    "family": r["tags"].get("family", ""),
+                    "decision": r["tags"].get("promotion_decision", ""),
+                    "roc_auc": r["tags"].get("holdout_roc_auc", ""),
+                }
+                for r in self.versions()
+            ],
+            columns=["version", "aliases", "family", "decision", "roc_auc"],
         )
 
     def restore_champion(self, version: str, reason: str) -> str | None:

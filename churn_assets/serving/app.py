@@ -19,6 +19,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -178,6 +179,10 @@ def _answer(state: ServingState, model: LoadedModel, rows, proba, explained) -> 
 
 def create_app(config: ServerConfig | None = None, loader=None):
     """The ASGI app of one worker: FastAPI behind the limits middleware (uvicorn's factory)."""
+    logging.basicConfig(  # worker processes start without the parent's logging set-up
+        level=os.environ.get("CHURN_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     config = config or ServerConfig.from_env()
     state = ServingState(config, loader if loader is not None else RegistryLoader(config))
     app = LimitsMiddleware(

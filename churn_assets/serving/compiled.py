@@ -26,6 +26,7 @@ from churn_assets.ml.table_input import TableInput
 from churn_assets.serving.schema import InputSchema, Rows
 
 _UNSEEN = "\x00unseen-category\x00"
+SMALL_BATCH = 16
 
 
 class NotCompilable(ValueError):
@@ -92,6 +93,14 @@ class CompiledScorer:
                 if block.scale is not None:
                     part = part / block.scale
                 out[:, start : start + block.width] = part
+            elif len(rows) <= SMALL_BATCH:  # a few rows: plain loops beat numpy's call overhead
+                for k, col in enumerate(block.columns):
+                    lookup, unseen = block.lookups[k], block.unseen[k]
+                    base = start + block.offsets[k]
+                    for i, value in enumerate(cats[:, col].tolist()):
+                        hit = lookup.get(value, unseen)
+                        if hit >= 0:
+                            out[i, base + hit] = 1.0
             else:
                 for k, col in enumerate(block.columns):
                     lookup, unseen, offset = block.lookups[k], block.unseen[k], block.offsets[k]

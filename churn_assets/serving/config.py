@@ -71,6 +71,6 @@ class ServerConfig:
             max_wait_seconds=_number("CHURN_SERVER_MAX_WAIT_MS", 2.0) / 1000.0,
             queue_size=int(_number("CHURN_SERVER_QUEUE_SIZE", 512, 1)),
             read_timeout=_number("CHURN_SERVER_READ_TIMEOUT", 10.0, 0.1),
-            threads=int(_number("CHURN_SERVER_THREADS", 1, 1)),
+            threads=int(_number("CHURN_SERVER_THREADS", 1, 0)),
             compiled=os.environ.get("CHURN_SERVER_COMPILED", "1").strip() not in ("0", "false"),
         )

@@ -137,7 +137,8 @@ class LimitsMiddleware:
         chunks, seen, more = [], 0, True
         while more:
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                async with asyncio.timeout(self.read_timeout):  # no task per read, unlike wait_for
+                    message = await receive()
             except asyncio.TimeoutError:
                 raise BodyError(
                     408, f"the body did not arrive within {self.read_timeout:g} s"

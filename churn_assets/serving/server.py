@@ -28,6 +28,10 @@ def uvicorn_options(config: ServerConfig) -> dict:
         "loop": "uvloop",
         "backlog": 2048,  # bursts wait in the kernel queue instead of being reset
         "timeout_keep_alive": max(1, int(config.read_timeout)),
+        # A worker imports MLflow, scikit-learn and XGBoost before it answers the parent's
+        # health ping; on a busy node that took longer than uvicorn's 5 s and workers were
+        # killed and restarted in a loop.
+        "timeout_worker_healthcheck": 60,
         "access_log": False,
         "log_level": os.environ.get("CHURN_LOG_LEVEL", "info").lower(),
     }

@@ -38,6 +38,8 @@ def test_pipeline_materializes_with_metadata_and_passing_checks(tmp_path):
     result = run(tmp_path)
     assert result.success
     meta = materializations(result)
+    spec = meta.pop("feature_spec")  # a JSON record: the columns every model takes
+    assert spec["numeric_features"] and spec["categorical_features"]
     assert set(meta) == {"raw_dataset", "validated_dataset", "quarantined_rows", "features"}
     for key, md in meta.items():
         assert md["dagster/row_count"] > 0, key

@@ -39,6 +39,7 @@ from churn_assets.defs.sensors import drift_retraining_sensor, landing_sensor
 from churn_assets.ml.models import FAMILIES
 from churn_assets.ml.synthetic import write_synthetic
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.landing import LocalLanding
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
@@ -83,6 +84,7 @@ class Trained:
                 "landing": LocalLanding(folder=str(landing)),
                 "reports": LocalReports(folder=str(self.root / "reports")),
                 "metrics": MetricsResource(deployment="local"),
+                "git": GitResource(),
             },
         )
 

@@ -6,6 +6,7 @@ shuffled labels is the clearly worse one), logged with the training code's `log_
 registered like `promoted_model` does, so each test builds its registry in seconds.
 """
 
+import json
 import os
 import runpy
 import shutil
@@ -30,11 +31,20 @@ from sklearn.pipeline import Pipeline
 
 import churn_assets.definitions
 from churn_assets.cli import main
-from churn_assets.defs import evaluation, features, ingestion, registry, training, validation
-from churn_assets.defs.training import split_xy
-from churn_assets.ml.features import build_preprocessor
+from churn_assets.defs import (
+    evaluation,
+    features,
+    ingestion,
+    promotion_jobs,
+    registry,
+    training,
+    validation,
+)
+from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
+from churn_assets.resources.mlflow_models import log_pipeline
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from churn_assets.resources.parquet_io import LocalParquetIOManager
@@ -42,6 +52,15 @@ from churn_assets.resources.parquet_io import LocalParquetIOManager
 MODEL_NAME = "churn-classifier"
 THRESHOLD = 0.5
 GATE = registry.GateSettings().gate()
+
+
+def stored_spec(assets: Path) -> FeatureSpec:
+    return FeatureSpec.from_dict(json.loads((assets / "feature_spec.json").read_text()))
+
+
+def stored_split(assets: Path, side: str) -> tuple[pd.DataFrame, pd.Series]:
+    """One side of the stored `features` table, split by the stored `feature_spec`."""
+    return split_xy(pd.read_parquet(assets / "features.parquet"), stored_spec(assets), side)
 
 
 @dataclass
@@ -65,19 +84,19 @@ class Home:
             "dataset": DatasetResource(spec="synthetic", n_rows=2_000),
             "mlflow_tracking": self.tracking(),
             "metrics": MetricsResource(),
+            "git": GitResource(),
         }
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(MlflowClient(self.uri, self.uri), MODEL_NAME)
 
     def holdout(self) -> tuple[pd.DataFrame, pd.Series]:
-        X, y, _ = split_xy(pd.read_parquet(self.path / "assets" / "features.parquet"), "test")
-        return X, y
+        return stored_split(self.path / "assets", "test")
 
     def add_version(self, pipeline: Pipeline, X: pd.DataFrame) -> str:
         """Log `pipeline` as the training assets do and register it (no promotion)."""
         with self.tracking().start_run("test_candidate", {"purpose": "registry test"}) as run:
-            info = training.log_pipeline(pipeline, X)
+            info = run.log_model(log_pipeline, pipeline, X)
         tags = {"family": "logistic_regression", "threshold": THRESHOLD}
         return self.registry().register(info.model_uri, run.info.run_id, tags)
 
@@ -114,7 +133,8 @@ def data_assets(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def pipelines(data_assets) -> dict:
     """A good pipeline, one fitted on shuffled labels (clearly worse), and the training rows."""
-    X, y, fspec = split_xy(pd.read_parquet(data_assets / "features.parquet"), "train")
+    X, y = stored_split(data_assets, "train")
+    fspec = stored_spec(data_assets)
 
     def fit(labels):
         model = LogisticRegression(class_weight="balanced", max_iter=1000)
@@ -233,7 +253,7 @@ def test_promote_and_rollback_jobs(home, pipelines):
     reg = home.registry()
     defs = Definitions(
         assets=load_assets_from_modules([ingestion, validation, features, training, evaluation]),
-        jobs=[registry.promote_model, registry.rollback_model],
+        jobs=[promotion_jobs.promote_model, promotion_jobs.rollback_model],
         resources=home.resources(),
     )
 

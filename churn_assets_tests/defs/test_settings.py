@@ -7,7 +7,8 @@ from dagster import DagsterInvalidConfigError, asset, materialize
 from pydantic import ValidationError
 
 from churn_assets.defs.monitoring import DriftSettings
-from churn_assets.defs.registry import GateSettings, PromoteConfig
+from churn_assets.defs.promotion_jobs import PromoteConfig
+from churn_assets.defs.registry import GateSettings
 from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.ml.drift import DriftConfig
 from churn_assets.ml.promotion import GateConfig

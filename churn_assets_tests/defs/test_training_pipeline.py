@@ -24,11 +24,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from churn_assets.defs import evaluation, features, ingestion, registry, training, validation
-from churn_assets.defs.training import split_xy
-from churn_assets.ml.features import SPLIT, build_preprocessor
+from churn_assets.ml.features import SPLIT, FeatureSpec, build_preprocessor, split_xy
 from churn_assets.ml.models import FAMILIES, SCORING
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHALLENGER, CHAMPION, ModelRegistry
@@ -77,6 +77,14 @@ class Store:
     def features(self) -> pd.DataFrame:
         return pd.read_parquet(self.home / "assets" / "features.parquet")
 
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec.from_dict(
+            json.loads((self.home / "assets" / "feature_spec.json").read_text())
+        )
+
+    def split(self, side: str) -> tuple[pd.DataFrame, pd.Series]:
+        return split_xy(self.features(), self.spec(), side)
+
 
 def run(store: Store, run_config=FAST, selection=None, dataset=None, tracking=None):
     return materialize(
@@ -86,6 +94,7 @@ def run(store: Store, run_config=FAST, selection=None, dataset=None, tracking=No
             "dataset": dataset or DatasetResource(spec="synthetic", n_rows=N_ROWS),
             "mlflow_tracking": tracking or store.tracking(),
             "metrics": MetricsResource(),  # no Pushgateway: nothing is sent
+            "git": GitResource(),
         },
         instance=store.instance,
         run_config=run_config,
@@ -165,6 +174,7 @@ def data_assets(tmp_path_factory) -> Store:
             "io_manager": LocalParquetIOManager(base_dir=str(store.home / "assets")),
             "dataset": DatasetResource(spec="synthetic", n_rows=N_ROWS),
             "metrics": MetricsResource(),
+            "git": GitResource(),
         },
         instance=store.instance,
     )
@@ -221,7 +231,7 @@ def test_every_mlflow_run_ends_finished(lineage):
 
 def test_each_family_run_is_tracked_with_lineage_and_a_skops_model(lineage, tmp_path):
     store, first = lineage.store, lineage.first
-    X_test, _, _ = split_xy(store.features(), "test")
+    X_test, _ = store.split("test")
     for family in FAMILIES:
         meta = metadata(first, f"trained_models/{family}")
         [tracked] = store.runs(
@@ -270,9 +280,9 @@ def test_same_data_config_and_seed_reproduce_the_metrics(lineage):
 
 def test_champion_matches_or_beats_plain_logistic_regression(lineage):
     store = lineage.store
-    table = store.features()
-    X_train, y_train, fspec = split_xy(table, "train")
-    X_test, y_test, _ = split_xy(table, "test")
+    fspec = store.spec()
+    X_train, y_train = store.split("train")
+    X_test, y_test = store.split("test")
     baseline = Pipeline(
         [("preprocess", build_preprocessor(fspec)), ("model", LogisticRegression())]
     ).fit(X_train, y_train)
@@ -345,7 +355,7 @@ def test_a_single_class_training_split_fails_with_the_class_counts(data_store):
     table = pd.read_parquet(path)
     train = table[SPLIT] == "train"
     table.loc[train, TARGET] = 0
-    table.to_parquet(path, index=False)  # attrs (the feature spec) are kept as the IO manager does
+    table.to_parquet(path, index=False)
     result = train_one(data_store, "xgboost")
     assert not result.success
     [(name, message)] = [
@@ -385,8 +395,7 @@ def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, b
     for key in TRAINED:  # the defaults reached the assets by configuration alone
         [tracked] = store.runs(dagster_run_id=result.run_id, dagster_asset_key=key)
         assert tracked.data.params["n_iter"] == "8" and tracked.data.params["cv_folds"] == "5"
-    table = store.features()
-    X_test, y_test, _ = split_xy(table, "test")
+    X_test, y_test = store.split("test")
     assert len(X_test) == 667  # the publisher's 20% file
     registry_ = store.registry()
     champion = registry_.load(registry_.alias_version(CHAMPION))

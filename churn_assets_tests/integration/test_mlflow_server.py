@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 from churn_assets.defs import evaluation, features, ingestion, registry, training, validation
 from churn_assets.ml.models import FAMILIES
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource, MlflowUnavailableError
 from churn_assets.resources.model_registry import CHAMPION
@@ -126,6 +127,7 @@ def test_training_lineage_on_mlflow_server(mlflow_server, s3_endpoint, s3_bucket
             "io_manager": io_manager,
             "dataset": DatasetResource(n_rows=3000),
             "metrics": MetricsResource(deployment="test"),
+            "git": GitResource(),
             "mlflow_tracking": MlflowResource(tracking_uri=mlflow_server, retry_seconds=0.5),
         },
         run_config=RUN_CONFIG,
@@ -177,6 +179,7 @@ def test_training_lineage_on_mlflow_server(mlflow_server, s3_endpoint, s3_bucket
         "assets/validated_dataset.parquet",
         "assets/quarantined_rows.parquet",
         "assets/features.parquet",
+        "assets/feature_spec.json",
         *(f"assets/trained_models/{family}.json" for family in FAMILIES),
         "assets/model_evaluation.json",
         "assets/promoted_model.json",
@@ -185,6 +188,7 @@ def test_training_lineage_on_mlflow_server(mlflow_server, s3_endpoint, s3_bucket
     for key, node in (
         (AssetKey("promoted_model"), "promoted_model"),
         (AssetKey("model_evaluation"), "model_evaluation"),
+        (AssetKey("feature_spec"), "feature_spec"),
         (AssetKey(["trained_models", "xgboost"]), "trained_models__xgboost"),
     ):
         loaded = io_manager.load_input(build_input_context(asset_key=key))
@@ -193,7 +197,6 @@ def test_training_lineage_on_mlflow_server(mlflow_server, s3_endpoint, s3_bucket
         assert loaded == as_json, key
     reloaded = io_manager.load_input(build_input_context(asset_key=AssetKey("features")))
     assert reloaded.equals(frame)
-    assert reloaded.attrs["feature_spec"] == frame.attrs["feature_spec"]
 
 
 def test_unreachable_server_names_the_uri(monkeypatch):

@@ -12,12 +12,12 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from churn_assets.defs.training import SKOPS_TRUSTED_TYPES, log_pipeline
 from churn_assets.ml.features import build_preprocessor, feature_spec
 from churn_assets.ml.models import build_pipeline
 from churn_assets.ml.spec import load_spec
 from churn_assets.ml.table_input import TableInput
 from churn_assets.ml.validation import TARGET, typed_columns, validate
+from churn_assets.resources.mlflow_models import SKOPS_TRUSTED_TYPES, log_pipeline
 
 
 @pytest.fixture(scope="module")

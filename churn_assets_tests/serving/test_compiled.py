@@ -41,6 +41,11 @@ def test_compiled_equals_the_pipeline_on_100k_rows(family, scoring_rows):
     got = scorer.predict(rows)
     assert len(rows) == 100_000
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    # A few rows take the loop path instead of numpy's: the same answers.
+    for picks in (range(1), range(5, 21), range(0, 3000, 200)):
+        few = scoring_rows.iloc[list(picks)]
+        small = scorer.predict(rows_from_frame(few, schema))
+        np.testing.assert_allclose(small, expected[list(picks)], rtol=0, atol=1e-9)
 
 
 def test_the_compiled_matrix_is_the_preprocessors_output(scoring_rows):

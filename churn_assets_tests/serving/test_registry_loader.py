@@ -8,7 +8,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from churn_assets.defs.training import log_pipeline
+from churn_assets.resources.mlflow_models import log_pipeline
 from churn_assets.resources.model_registry import ModelRegistry
 from churn_assets.serving.config import ServerConfig
 from churn_assets.serving.model import RegistryLoader

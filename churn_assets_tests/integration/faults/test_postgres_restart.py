@@ -165,12 +165,18 @@ def test_schedule_ticks_are_never_run_twice(outage):
     assert len(minutes) == len(set(minutes)), "a schedule tick was run twice"
 
 
+def test_the_schedule_resumes_after_the_outage(outage):
+    minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
+    assert any(minute > outage["missed"] for minute in minutes)
+
+
 @pytest.mark.xfail(
-    strict=True,
-    reason="Dagster 1.13 runs no missed tick of a schedule without partitions: after the outage "
-    "the scheduler logs 'has no partition set, so not trying to catch up' and waits for the next "
-    "tick (README Reliability). Strict: this fails loudly once ticks are caught up.",
+    strict=False,
+    reason="Dagster 1.13 runs only the latest missed tick of a schedule without partitions, and "
+    "only if its loop wakes after the database is back and before the next tick; otherwise it "
+    "logs 'has no partition set, so not trying to catch up' and the tick is lost (1 run in 2 "
+    "here). See README Reliability.",
 )
 def test_the_schedule_tick_missed_during_the_outage_runs_once_after(outage):
     minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
-    assert outage["missed"] in minutes
+    assert minutes.count(outage["missed"]) == 1
