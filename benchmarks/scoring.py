@@ -6,11 +6,10 @@ seed. Both are stored (Parquet + pickle) by `prepare`, so neither data generatio
 ever timed. Then, each in a fresh process, on the same rows:
 
 - (a) `bare`: `pipeline.predict_proba(X)[:, 1]` on the raw input columns, already selected.
-- (b) `path`: what `churn_assets/defs/monitoring.py::batch_predictions` does outside Dagster with
-  `reasons_for="none"`: select the model's inputs from the validated batch, probability, decision
-  at the threshold, the output frame, the explain selection, mean score, the `preview` metadata
-  (sort by score, markdown of the top rows) and the three checks' statistics. Mirrored in
-  `score_batch` below (no code of the asset is factored out).
+- (b) `path`: what the `batch_predictions` asset runs outside Dagster with `reasons_for="none"`:
+  `churn_assets.ml.scoring.score_batch` (the function the asset calls: inputs selected,
+  probability, decision at the threshold, the output frame) and the `preview` metadata (top rows
+  by score as markdown). The checks' statistics are properties of the result, read by the asset.
 - (c) `reasons`: the same with `reasons_for="positives"`, i.e. `explain.top_reasons` for every
   predicted churner. Occlusion costs one `predict_proba` per input column over the explained rows,
   so its ratio is expected to be several times (a) and is reported separately.
@@ -46,7 +45,6 @@ MODEL_PARAMS = {
     "model__colsample_bytree": 0.8,
 }
 THRESHOLD = 0.5
-SCORE = "churn_probability"  # as in churn_assets.defs.monitoring
 
 
 def _timed(fn):
@@ -97,56 +95,26 @@ def _load(params: dict[str, Any]):
     return model, meta, batch
 
 
-def score_batch(
-    model,
-    batch,
-    threshold: float,
-    version: str,
-    id_column: str,
-    baseline: dict[str, object],
-    reasons_for: str = "none",
-    top_k: int = 3,
-) -> dict[str, Any]:
-    """The non-Dagster work of `batch_predictions` (monitoring.py), line for line.
-
-    Returns the output frame and the numbers the asset puts in metadata and check results. Imports
-    are at the caller (`_task_path`) so they are not timed: the asset module has them loaded.
-    """
-    import pandas as pd
-
+def score_path(model, batch, meta: dict[str, Any], reasons_for: str):
+    """What `batch_predictions` runs besides Dagster's own work: `ml.scoring.score_batch` (the
+    same function the asset calls), then the preview metadata of the top rows."""
     from churn_assets.defs.metadata import preview
-    from churn_assets.ml.explain import top_reasons
+    from churn_assets.ml.scoring import SCORE, score_batch
 
-    inputs = list(model.feature_names_in_)
-    proba = model.predict_proba(batch[inputs])[:, 1]
-    out = pd.DataFrame(
-        {
-            id_column: batch[id_column].to_numpy(),
-            SCORE: proba,
-            "churn_predicted": (proba >= threshold).astype("int8"),
-            "top_reasons": "",
-            "model_version": version,
-        }
+    scored = score_batch(
+        model, batch, THRESHOLD, "1", meta["id_column"], meta["baseline"], reasons_for
     )
-    explain = {"all": out.index, "positives": out.index[out["churn_predicted"] == 1]}.get(
-        reasons_for, out.index[:0]
+    preview(scored.frame.nlargest(8, SCORE), rows=8)
+    # The statistics the asset puts in metadata and check results, timed as the asset pays them.
+    stats = (
+        scored.mean_score,
+        scored.predicted_churners,
+        scored.null_share,
+        scored.volume_ok,
+        scored.score_range_ok,
+        scored.score_range,
     )
-    if len(explain):
-        rows = batch.loc[explain, inputs]
-        out.loc[explain, "top_reasons"] = top_reasons(model, rows, baseline, k=top_k)
-    mean_score = float(proba.mean()) if len(out) else 0.0
-    table = preview(out.sort_values(SCORE, ascending=False), rows=8)
-    predicted = int(out["churn_predicted"].sum())
-    nulls = float(out[SCORE].isna().mean()) if len(out) else 0.0
-    score_range = bool(len(out) and proba.min() >= 0 and proba.max() <= 1 and proba.std() > 0)
-    return {
-        "out": out,
-        "mean_score": mean_score,
-        "predicted_churners": predicted,
-        "null_share": nulls,
-        "score_range_ok": score_range,
-        "preview": table,
-    }
+    return scored, stats
 
 
 def _task_path(params: dict[str, Any], reasons_for: str) -> dict[str, Any]:
@@ -155,21 +123,17 @@ def _task_path(params: dict[str, Any], reasons_for: str) -> dict[str, Any]:
     import tabulate  # noqa: F401
 
     import churn_assets.defs.metadata  # noqa: F401
-    import churn_assets.ml.explain  # noqa: F401
+    import churn_assets.ml.scoring  # noqa: F401
 
     model, meta, batch = _load(params)
-    result, wall, cpu = _timed(
-        lambda: score_batch(
-            model, batch, THRESHOLD, "1", meta["id_column"], meta["baseline"], reasons_for
-        )
-    )
-    explained = result["predicted_churners"] if reasons_for == "positives" else 0
+    (scored, _), wall, cpu = _timed(lambda: score_path(model, batch, meta, reasons_for))
+    explained = scored.predicted_churners if reasons_for == "positives" else 0
     return {
         "seconds": wall,
         "cpu_seconds": cpu,
         "rows": len(batch),
         "explained_rows": explained,
-        "predicted_churner_share": round(result["predicted_churners"] / len(batch), 4),
+        "predicted_churner_share": round(scored.predicted_churners / len(batch), 4),
     }
 
 

@@ -88,14 +88,25 @@ def main() -> int:
     args = parse_args()
     ensure_local_home()
 
-    from dagster import AssetKey, DagsterInstance, SensorResult, build_sensor_context
+    from dagster import (
+        AssetKey,
+        DagsterInstance,
+        SensorResult,
+        build_resources,
+        build_sensor_context,
+    )
 
     from churn_assets.definitions import defs
-    from churn_assets.defs.monitoring import load_champion
+    from churn_assets.defs.monitoring import load_champion as load_in_run
     from churn_assets.defs.sensors import drift_retraining_sensor, landing_sensor
     from churn_assets.ml.synthetic import write_synthetic
     from churn_assets.resources.deployment import local_data_dir
     from churn_assets.resources.model_registry import RegistryError
+
+    def load_champion(mlflow_tracking):
+        # Set up as in a run, so MLflow's model loading reads this deployment's store.
+        with build_resources({"mlflow_tracking": mlflow_tracking}) as ready:
+            return load_in_run(ready.mlflow_tracking)
 
     instance = DagsterInstance.get()
     resources = defs.resources
@@ -200,7 +211,11 @@ def main() -> int:
             print(f"  failed checks:      {', '.join(failed_checks)}")
 
     decision = drift_retraining_sensor(
-        build_sensor_context(instance=instance, cursor=state["drift_cursor"])
+        build_sensor_context(
+            instance=instance,
+            cursor=state["drift_cursor"],
+            resources={"retraining": resources["retraining"]},
+        )
     )
     print()
     if isinstance(decision, SensorResult) and decision.run_requests:

@@ -1,10 +1,8 @@
 """Sensors and schedules: new batch files, drift-triggered retraining, failure alerts."""
 
 import json
-import os
 import time
 
-import requests
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
@@ -24,12 +22,13 @@ from dagster import (
 )
 
 from churn_assets.defs.jobs import data_job, monitoring_job, training_job
-from churn_assets.defs.monitoring import batches
+from churn_assets.defs.monitoring.batches import batches
+from churn_assets.resources.alerts import AlertWebhook
 from churn_assets.resources.landing import LandingResource
 from churn_assets.resources.metrics import MetricsResource
+from churn_assets.resources.retraining import RetrainingPolicy
 
 MAX_RUNS_PER_TICK = 10
-DEFAULT_COOLDOWN_HOURS = 24.0
 
 
 @sensor(
@@ -70,20 +69,16 @@ def _known(context: SensorEvaluationContext, name: str) -> bool:
     return context.instance.has_dynamic_partition(batches.name, name)
 
 
-def cooldown_hours() -> float:
-    return float(os.environ.get("CHURN_RETRAIN_COOLDOWN_HOURS", DEFAULT_COOLDOWN_HOURS))
-
-
 @sensor(
     job=training_job,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
     description="Retrain when a drift report finds dataset drift, at most once per cooldown.",
 )
-def drift_retraining_sensor(context: SensorEvaluationContext):
+def drift_retraining_sensor(context: SensorEvaluationContext, retraining: RetrainingPolicy):
     """Reads new `drift_report` materializations after the cursor's event id. Dataset drift
     requests `training_job` (which passes the same checks and promotion gate) unless a retrain
-    was requested within the cooldown (CHURN_RETRAIN_COOLDOWN_HOURS, default 24). Cursor: JSON
+    was requested within the policy's cooldown. Cursor: JSON
     {"event_id": last seen, "last_trigger": unix time}."""
     state = json.loads(context.cursor) if context.cursor else {"event_id": 0, "last_trigger": 0}
     # Page from the cursor's event id: reading the first 100 records again would never reach
@@ -109,10 +104,10 @@ def drift_retraining_sensor(context: SensorEvaluationContext):
         )
     now = time.time()
     since = now - state["last_trigger"]
-    if since < cooldown_hours() * 3600:
+    if since < retraining.cooldown_seconds:
         return SensorResult(
             skip_reason=f"dataset drift found, but retraining ran {since / 3600:.1f} h ago "
-            f"(cooldown {cooldown_hours()} h)",
+            f"(cooldown {retraining.cooldown_hours} h)",
             cursor=json.dumps(state),
         )
     latest = drifted[-1]
@@ -152,17 +147,18 @@ def run_success_metrics(context: RunStatusSensorContext, metrics: MetricsResourc
 
 @run_failure_sensor(
     default_status=DefaultSensorStatus.STOPPED,
-    description="Log every failed run, push it as a metric, POST it to CHURN_ALERT_WEBHOOK_URL.",
+    description="Log every failed run, push it as a metric, POST it to the alert webhook.",
 )
-def run_failure_alert(context: RunFailureSensorContext, metrics: MetricsResource):
+def run_failure_alert(
+    context: RunFailureSensorContext, metrics: MetricsResource, alerts: AlertWebhook
+):
+    """Logs the failure, records it as a metric and sends it through `alerts` (nothing is sent
+    when no webhook is configured). Raises AlertError when the webhook refuses it."""
     run = context.dagster_run
     message = f"run {run.run_id} of {run.job_name} failed: {context.failure_event.message}"
     context.log.error(message)
     _record_run(context, metrics, "failure")
-    url = os.environ.get("CHURN_ALERT_WEBHOOK_URL")
-    if url:
-        response = requests.post(url, json={"text": message, "run_id": run.run_id}, timeout=10)
-        response.raise_for_status()
+    alerts.send(message, run_id=run.run_id)
 
 
 daily_data_schedule = ScheduleDefinition(

@@ -5,97 +5,32 @@ read once; each is `blocking`, so a failure stops the features and everything af
 """
 
 import pandas as pd
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetOut,
-    Config,
-    MetadataValue,
-    multi_asset,
-)
-from pydantic import Field
+from dagster import AssetExecutionContext, MetadataValue, multi_asset
 
-from churn_assets.constants import OWNERS
-from churn_assets.defs.metadata import preview, push_metrics, table_md, versioned
-from churn_assets.ml.validation import (
-    REASONS_COLUMN,
-    ROW_COLUMN,
-    ValidationReport,
-    ValidationResult,
-    validate,
+from churn_assets.defs.checks import (
+    CHECKS,  # noqa: F401 - read here by tests
+    ValidationConfig,
+    blocking_specs,
+    quality_checks,
+    quarantine_output,
+    selected_checks,
+    split_outs,
 )
-from churn_assets.ml.validation_checks import CHECKS, CheckOutcome, Thresholds, evaluate_checks
+from churn_assets.defs.metadata import preview, push_metrics, table_md, versioned
+from churn_assets.ml.validation import ROW_COLUMN, ValidationResult, validate
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
 
 
-class ValidationConfig(Config):
-    """Thresholds of the blocking data-quality checks."""
-
-    max_invalid_rate: float = Field(0.05, description="Max share of unparseable values per column.")
-    max_missing_rate: float = Field(0.3, description="Max missing-value rate per feature column.")
-    max_duplicate_rate: float = Field(0.05, description="Max share of duplicate-id rows.")
-    min_positive_rate: float = Field(0.01, description="Min share of churners.")
-    max_positive_rate: float = Field(0.99, description="Max share of churners.")
-    min_quality_score: float = Field(80.0, description="Min quality score (0-100).")
-
-
-def _result(asset_key: str, outcome: CheckOutcome) -> AssetCheckResult:
-    extra = {
-        k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in outcome.extra.items()
-    }
-    if outcome.name in ("schema_compliance", "missing_values"):
-        extra["worst_column"] = str(outcome.column)
-    return AssetCheckResult(
-        check_name=outcome.name,
-        asset_key=asset_key,
-        passed=bool(outcome.passed),
-        severity=AssetCheckSeverity.ERROR,
-        description=CHECKS[outcome.name],
-        metadata={"observed": outcome.observed, "threshold": outcome.threshold, **extra},
-    )
-
-
-def quality_checks(
-    report: ValidationReport,
-    rows_in: int,
-    kept_rows: pd.Series,
-    quarantined_rows: pd.Series,
-    config: ValidationConfig,
-    asset_key: str = "validated_dataset",
-    labeled: bool = True,
-) -> list[AssetCheckResult]:
-    """The check results of `ml.validation_checks`, each with its observed value and threshold."""
-    limits = Thresholds(**config.model_dump())
-    outcomes = evaluate_checks(
-        report, rows_in, kept_rows.to_numpy(), quarantined_rows.to_numpy(), limits, labeled
-    )
-    return [_result(asset_key, o) for o in outcomes]
-
-
 @multi_asset(
-    outs={
-        "validated_dataset": AssetOut(
-            group_name="validation",
-            kinds={"pandas", "parquet"},
-            owners=OWNERS,
-            description="Rows that pass the row-level rules, typed, with a 0/1 target `churned`.",
-            is_required=False,
-        ),
-        "quarantined_rows": AssetOut(
-            group_name="validation",
-            kinds={"pandas", "parquet"},
-            owners=OWNERS,
-            description="Rows that fail a rule, with their raw values and every reason.",
-            is_required=False,
-        ),
-    },
-    check_specs=[
-        AssetCheckSpec(name, asset="validated_dataset", description=text, blocking=True)
-        for name, text in CHECKS.items()
-    ],
+    outs=split_outs(
+        "validated_dataset",
+        "quarantined_rows",
+        "validation",
+        "Rows that pass the row-level rules, typed, with a 0/1 target `churned`.",
+        "Rows that fail a rule, with their raw values and every reason.",
+    ),
+    check_specs=blocking_specs("validated_dataset"),
     can_subset=True,  # `--select "*promoted_model"` needs validated_dataset without quarantine
 )
 def validate_dataset(
@@ -135,20 +70,11 @@ def validate_dataset(
             result.valid, output_name="validated_dataset", metadata={**pushed, **_metadata(result)}
         )
     if "quarantined_rows" in selected:
-        yield versioned(
-            result.quarantined,
-            output_name="quarantined_rows",
-            metadata={
-                "rows": len(result.quarantined),
-                "reasons": MetadataValue.json(report.reasons),
-                "preview": preview(result.quarantined[[ROW_COLUMN, REASONS_COLUMN]], rows=10),
-            },
-        )
+        yield quarantine_output(result.quarantined, report.reasons, "quarantined_rows")
     checks = quality_checks(
         report, len(raw_dataset), result.valid[ROW_COLUMN], result.quarantined[ROW_COLUMN], config
     )
-    wanted = {key.name for key in context.selected_asset_check_keys}
-    yield from (check for check in checks if check.check_name in wanted)
+    yield from selected_checks(context, checks)
 
 
 def _metadata(result: ValidationResult) -> dict:

@@ -7,6 +7,7 @@ from typing import Literal
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
+from churn_assets.resources.alerts import AlertWebhook
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.kubernetes import KubernetesModelServer
@@ -16,6 +17,7 @@ from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.parquet_io import LocalParquetIOManager, S3ParquetIOManager
 from churn_assets.resources.reports import LocalReports, S3Reports
+from churn_assets.resources.retraining import DEFAULT_COOLDOWN_HOURS, RetrainingPolicy
 
 Deployment = Literal["local", "production"]
 
@@ -33,14 +35,31 @@ def local_data_dir() -> Path:
     return Path(os.environ.get("CHURN_HOME", ".local")).resolve()
 
 
+def _sensor_resources() -> dict:
+    """What the sensors need in both deployments: the alert webhook and the retraining policy."""
+    webhook = os.getenv("CHURN_ALERT_WEBHOOK_URL")
+    cooldown = os.getenv("CHURN_RETRAIN_COOLDOWN_HOURS", str(DEFAULT_COOLDOWN_HOURS))
+    try:
+        hours = float(cooldown)
+    except ValueError:
+        raise ValueError(
+            f"CHURN_RETRAIN_COOLDOWN_HOURS must be a number of hours, got '{cooldown}'"
+        ) from None
+    return {
+        "alerts": AlertWebhook(url=EnvVar("CHURN_ALERT_WEBHOOK_URL") if webhook else None),
+        "retraining": RetrainingPolicy(cooldown_hours=hours),
+    }
+
+
 def build_resources(deployment: Deployment | None = None) -> dict:
-    """The resources of a deployment, keyed as the assets expect them."""
+    """The resources of a deployment, keyed as the assets and sensors expect them."""
     deployment = deployment or get_deployment()
     dataset = DatasetResource(spec=os.environ.get("CHURN_DATASET_SPEC", "synthetic"))
     git = GitResource(sha=os.environ.get("CHURN_GIT_SHA") or None)  # images carry no .git
     if deployment == "local":
         home = local_data_dir()
         return {
+            **_sensor_resources(),
             "io_manager": LocalParquetIOManager(base_dir=str(home / "assets")),
             "dataset": dataset,
             "git": git,
@@ -75,6 +94,7 @@ def build_resources(deployment: Deployment | None = None) -> dict:
     s3 = S3Resource(endpoint_url=endpoint)
     bucket = EnvVar("CHURN_S3_BUCKET")
     return {
+        **_sensor_resources(),
         "io_manager": S3ParquetIOManager(s3=s3, bucket=bucket, prefix=prefix),
         "landing": S3Landing(s3=s3, bucket=bucket, prefix="landing"),
         "reports": S3Reports(s3=s3, bucket=bucket, prefix="reports"),

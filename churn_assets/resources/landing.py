@@ -1,26 +1,53 @@
-"""The landing location where incoming customer batches arrive: a local folder or an S3 prefix."""
+"""The landing location where incoming customer batches arrive: a local folder or an S3 prefix.
 
-from abc import abstractmethod
-from pathlib import Path
+One implementation on a root `UPath` (see `storage.py`); the two classes only say where it is.
+"""
 
 from dagster import ConfigurableResource, ResourceDependency
 from dagster_aws.s3 import S3Resource
+from upath import UPath
+
+from churn_assets.resources.storage import local_path, s3_path, uri
 
 BATCH_SUFFIXES = (".csv", ".parquet")
+
+
+def version_stamp(path: UPath) -> str:
+    """What changes when a file is rewritten: the S3 ETag, or size and mtime of a local file."""
+    stat = path.stat()
+    etag = stat.as_info().get("ETag") if hasattr(stat, "as_info") else None
+    return etag.strip('"') if etag else f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
 class LandingResource(ConfigurableResource):
     """Lists batch files with a version stamp and reads their bytes."""
 
-    @abstractmethod
+    def _root(self) -> UPath:
+        raise NotImplementedError
+
     def list_batches(self) -> dict[str, str]:
-        """File name -> version stamp (size and mtime, or the S3 ETag)."""
+        """File name -> version stamp. Hidden files (being written by a client, by convention)
+        and files that are not CSV or Parquet are left out; a missing location is empty."""
+        root = self._root()
+        if not root.exists():
+            return {}
+        return {
+            path.name: version_stamp(path)
+            for path in sorted(root.iterdir(), key=lambda p: p.name)
+            if path.suffix.lower() in BATCH_SUFFIXES
+            and not path.name.startswith(".")
+            and path.is_file()
+        }
 
-    @abstractmethod
-    def read(self, name: str) -> bytes: ...
+    def read(self, name: str) -> bytes:
+        """The file's bytes; raises FileNotFoundError naming it when it is not there."""
+        path = self._root() / name
+        if not path.exists():
+            raise FileNotFoundError(f"batch file {uri(path)} is not in the landing location")
+        return path.read_bytes()
 
-    @abstractmethod
-    def uri(self, name: str) -> str: ...
+    def uri(self, name: str) -> str:
+        return uri(self._root() / name)
 
 
 class LocalLanding(LandingResource):
@@ -28,25 +55,8 @@ class LocalLanding(LandingResource):
 
     folder: str
 
-    def list_batches(self) -> dict[str, str]:
-        root = Path(self.folder)
-        if not root.exists():
-            return {}
-        found = {}
-        for path in sorted(root.iterdir()):
-            if path.suffix.lower() in BATCH_SUFFIXES and not path.name.startswith("."):
-                stat = path.stat()
-                found[path.name] = f"{stat.st_size}-{stat.st_mtime_ns}"
-        return found
-
-    def read(self, name: str) -> bytes:
-        path = Path(self.folder) / name
-        if not path.exists():
-            raise FileNotFoundError(f"batch file {path} is not in the landing folder")
-        return path.read_bytes()
-
-    def uri(self, name: str) -> str:
-        return str((Path(self.folder) / name).resolve())
+    def _root(self) -> UPath:
+        return local_path(self.folder)
 
 
 class S3Landing(LandingResource):
@@ -56,22 +66,5 @@ class S3Landing(LandingResource):
     bucket: str
     prefix: str = "landing"
 
-    def _key(self, name: str) -> str:
-        return f"{self.prefix.strip('/')}/{name}"
-
-    def list_batches(self) -> dict[str, str]:
-        paginator = self.s3.get_client().get_paginator("list_objects_v2")
-        found = {}
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix.strip("/") + "/"):
-            for item in page.get("Contents", []):
-                name = item["Key"].rsplit("/", 1)[-1]
-                if name.lower().endswith(BATCH_SUFFIXES):
-                    found[name] = item["ETag"].strip('"')
-        return found
-
-    def read(self, name: str) -> bytes:
-        obj = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(name))
-        return obj["Body"].read()
-
-    def uri(self, name: str) -> str:
-        return f"s3://{self.bucket}/{self._key(name)}"
+    def _root(self) -> UPath:
+        return s3_path(self.s3, self.bucket, self.prefix)

@@ -1,22 +1,18 @@
-"""Parquet IO managers: one on a local folder, one on S3, the same format and metadata in both.
+"""Parquet IO manager on Dagster's `UPathIOManager`: one implementation, a local folder or S3.
 
-Every DataFrame output is written atomically (a temporary name then `os.replace` locally; a single
-PUT on S3, which is atomic per object) and recorded with `dagster/row_count`,
-`dagster/column_schema` and a content hash (`data_version`) so a UI reader sees what was stored.
-JSON-able dicts are stored as JSON beside them. Nothing is pickled.
+Every DataFrame output is written atomically (see `storage.write_atomic`) and recorded with
+`dagster/row_count`, `dagster/column_schema` and a content hash (`data_version`) so a UI reader
+sees what was stored. JSON-able dicts are stored as JSON beside them. Nothing is pickled.
+`UPathIOManager` lays out the paths: `<root>/<asset key>[/<partition>]`, op outputs under
+`op_outputs/<run>/<step>/<output>`; the suffix (.parquet or .json) follows the value's type.
 """
 
 import hashlib
 import io
 import json
-import os
-import tempfile
-from abc import abstractmethod
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 from dagster import (
     ConfigurableIOManager,
     InputContext,
@@ -25,8 +21,14 @@ from dagster import (
     ResourceDependency,
     TableColumn,
     TableSchema,
+    UPathIOManager,
 )
 from dagster_aws.s3 import S3Resource
+from upath import UPath
+
+from churn_assets.resources.storage import is_local, local_path, s3_path, uri, write_atomic
+
+SUFFIXES = ("parquet", "json")
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -76,53 +78,67 @@ def _deserialize(payload: bytes, suffix: str) -> Any:
     return json.loads(payload)
 
 
+def _suffixed(path: UPath, suffix: str) -> UPath:
+    return path.with_name(f"{path.name}.{suffix}")
+
+
+class ParquetUPathIOManager(UPathIOManager):
+    """DataFrames as Parquet and dicts as JSON under a root `UPath` (local or S3)."""
+
+    extension = None  # chosen per value: .parquet or .json
+
+    def __init__(self, base_path: UPath):
+        super().__init__(base_path=base_path)
+        self._written: dict[int, dict[str, Any]] = {}  # output context id -> its metadata
+
+    def get_op_output_relative_path(self, context: InputContext | OutputContext) -> UPath:
+        # An op output of a plain job (promote_model's outcome): kept per run, as a record.
+        return UPath("op_outputs", *context.get_identifier())
+
+    def make_directory(self, path: UPath) -> None:
+        if is_local(path):  # object stores have no directories to make
+            path.mkdir(parents=True, exist_ok=True)
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        payload, suffix, metadata = _serialize(obj)
+        location = write_atomic(_suffixed(path, suffix), payload)
+        # An asset that changed type (a DataFrame, now a dict) must not leave its old value to be
+        # loaded instead of the new one.
+        for other in set(SUFFIXES) - {suffix}:
+            stale = _suffixed(path, other)
+            if stale.exists():
+                stale.unlink()
+        metadata["path"] = metadata["uri"] = MetadataValue.path(location)
+        metadata["size_bytes"] = MetadataValue.int(len(payload))
+        self._written[id(context)] = metadata
+
+    def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
+        return self._written.pop(id(context), {})
+
+    def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        for suffix in SUFFIXES:
+            candidate = _suffixed(path, suffix)
+            if candidate.exists():
+                return _deserialize(candidate.read_bytes(), suffix)
+        name = context.asset_key.to_user_string() if context.has_asset_key else context.name
+        raise FileNotFoundError(
+            f"no stored value for {name} at {uri(path)}.parquet or .json; materialize it first"
+        )
+
+
 class _ParquetIOManagerBase(ConfigurableIOManager):
-    def _relative(self, context: OutputContext | InputContext) -> str:
-        if isinstance(context, OutputContext) and not context.has_asset_key:
-            # An op output of a plain job (promote_model's outcome): kept per run, as a record.
-            return f"op_outputs/{context.run_id}/{context.step_key}/{context.name}"
-        parts = list(context.asset_key.path)
-        if context.has_asset_partitions:
-            parts.append(context.asset_partition_key)
-        return "/".join(parts)
+    """The configuration side: each deployment only says where the root is."""
 
-    @abstractmethod
-    def _write(self, relative: str, payload: bytes) -> str:
-        """Store the bytes; return the URI they are at."""
-
-    @abstractmethod
-    def _read(self, relative: str) -> bytes: ...
-
-    @abstractmethod
-    def _exists(self, relative: str) -> bool: ...
-
-    @abstractmethod
-    def _delete(self, relative: str) -> None: ...
+    def _root(self) -> UPath:
+        raise NotImplementedError
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
             raise TypeError(f"asset {context.asset_key.to_user_string()} returned None")
-        payload, suffix, metadata = _serialize(obj)
-        relative = self._relative(context)
-        uri = self._write(f"{relative}.{suffix}", payload)
-        # An asset that changed type (a DataFrame, now a dict) must not leave its old value to be
-        # loaded instead of the new one.
-        for other in {"parquet", "json"} - {suffix}:
-            if self._exists(f"{relative}.{other}"):
-                self._delete(f"{relative}.{other}")
-        metadata["uri"] = MetadataValue.path(uri)
-        metadata["size_bytes"] = MetadataValue.int(len(payload))
-        context.add_output_metadata(metadata)
+        ParquetUPathIOManager(self._root()).handle_output(context, obj)
 
     def load_input(self, context: InputContext) -> Any:
-        relative = self._relative(context)
-        for suffix in ("parquet", "json"):
-            if self._exists(f"{relative}.{suffix}"):
-                return _deserialize(self._read(f"{relative}.{suffix}"), suffix)
-        raise FileNotFoundError(
-            f"no stored value for {context.asset_key.to_user_string()} at {relative}.parquet or "
-            ".json; materialize it first"
-        )
+        return ParquetUPathIOManager(self._root()).load_input(context)
 
 
 class LocalParquetIOManager(_ParquetIOManagerBase):
@@ -130,31 +146,8 @@ class LocalParquetIOManager(_ParquetIOManagerBase):
 
     base_dir: str
 
-    def _path(self, relative: str) -> Path:
-        return Path(self.base_dir) / relative
-
-    def _write(self, relative: str, payload: bytes) -> str:
-        target = self._path(relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target, then rename: readers never see a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return str(target.resolve())
-
-    def _read(self, relative: str) -> bytes:
-        return self._path(relative).read_bytes()
-
-    def _exists(self, relative: str) -> bool:
-        return self._path(relative).exists()
-
-    def _delete(self, relative: str) -> None:
-        self._path(relative).unlink(missing_ok=True)
+    def _root(self) -> UPath:
+        return local_path(self.base_dir)
 
 
 class S3ParquetIOManager(_ParquetIOManagerBase):
@@ -164,29 +157,5 @@ class S3ParquetIOManager(_ParquetIOManagerBase):
     bucket: str
     prefix: str = "churn-assets"
 
-    def _key(self, relative: str) -> str:
-        return f"{self.prefix.strip('/')}/{relative}" if self.prefix else relative
-
-    def _write(self, relative: str, payload: bytes) -> str:
-        key = self._key(relative)
-        try:
-            self.s3.get_client().put_object(Bucket=self.bucket, Key=key, Body=payload)
-        except ClientError as err:
-            # botocore's message ("The specified bucket does not exist") names no bucket or key.
-            raise OSError(
-                f"could not write s3://{self.bucket}/{key}: {err}; check that bucket "
-                f"'{self.bucket}' exists and is writable (CHURN_S3_BUCKET, CHURN_S3_ENDPOINT_URL)"
-            ) from err
-        return f"s3://{self.bucket}/{key}"
-
-    def _read(self, relative: str) -> bytes:
-        body = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(relative))
-        return body["Body"].read()
-
-    def _exists(self, relative: str) -> bool:
-        client = self.s3.get_client()
-        found = client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(relative), MaxKeys=1)
-        return any(item["Key"] == self._key(relative) for item in found.get("Contents", []))
-
-    def _delete(self, relative: str) -> None:
-        self.s3.get_client().delete_object(Bucket=self.bucket, Key=self._key(relative))
+    def _root(self) -> UPath:
+        return s3_path(self.s3, self.bucket, self.prefix)

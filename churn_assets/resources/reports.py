@@ -1,28 +1,33 @@
-"""Where human-readable reports (the standalone drift HTML) are written: a folder or S3."""
+"""Where human-readable reports (the standalone drift HTML) are written: a folder or S3.
 
-from abc import abstractmethod
-from pathlib import Path
+One implementation on a root `UPath` (see `storage.py`); the two classes only say where it is.
+"""
+
+import mimetypes
 
 from dagster import ConfigurableResource, ResourceDependency
 from dagster_aws.s3 import S3Resource
+from upath import UPath
+
+from churn_assets.resources.storage import local_path, s3_path, write_atomic
 
 
 class ReportStore(ConfigurableResource):
-    @abstractmethod
+    def _root(self) -> UPath:
+        raise NotImplementedError
+
     def write(self, name: str, payload: bytes) -> str:
-        """Store the bytes under `name`; return where a person can open them."""
+        """Store the bytes under `name` atomically; return where a person can open them (a local
+        path, or s3://... served with the content type of its suffix)."""
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return write_atomic(self._root() / name, payload, ContentType=content_type)
 
 
 class LocalReports(ReportStore):
     folder: str
 
-    def write(self, name: str, payload: bytes) -> str:
-        path = Path(self.folder) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(payload)
-        tmp.replace(path)
-        return str(path.resolve())
+    def _root(self) -> UPath:
+        return local_path(self.folder)
 
 
 class S3Reports(ReportStore):
@@ -30,10 +35,5 @@ class S3Reports(ReportStore):
     bucket: str
     prefix: str = "reports"
 
-    def write(self, name: str, payload: bytes) -> str:
-        key = f"{self.prefix.strip('/')}/{name}"
-        content_type = "text/html" if name.endswith(".html") else "application/octet-stream"
-        self.s3.get_client().put_object(
-            Bucket=self.bucket, Key=key, Body=payload, ContentType=content_type
-        )
-        return f"s3://{self.bucket}/{key}"
+    def _root(self) -> UPath:
+        return s3_path(self.s3, self.bucket, self.prefix)

@@ -20,6 +20,7 @@ from dagster import (
     Definitions,
     SensorResult,
     SkipReason,
+    build_resources,
     build_sensor_context,
     load_assets_from_modules,
 )
@@ -46,6 +47,7 @@ from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import RegistryError
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 from churn_assets.resources.reports import LocalReports
+from churn_assets.resources.retraining import RetrainingPolicy
 
 ASSETS = load_assets_from_modules(
     [ingestion, validation, features, training, evaluation, registry, monitoring]
@@ -99,7 +101,9 @@ def trained(tmp_path_factory) -> Trained:
         .execute_in_process(instance=DagsterInstance.ephemeral(), run_config=TRAINING_CONFIG)
     )
     assert result.success
-    world.champion, _, _ = load_champion(mlflow_at(root))
+    # Set up as in a run: the resource points MLflow's model loading at this store.
+    with build_resources({"mlflow_tracking": mlflow_at(root)}) as ready:
+        world.champion, _, _ = load_champion(ready.mlflow_tracking)
     return world
 
 
@@ -243,6 +247,21 @@ def test_clean_batch_shows_no_dataset_drift_and_writes_the_html_report(clean_and
         assert column in text
 
 
+def test_the_drift_lineage_runs_without_the_quarantine_output(trained, clean_and_drifted):
+    """`--select "*drift_report"` leaves batch_quarantine out: customer_batch is subsettable."""
+    scenario = clean_and_drifted
+    job = trained.defs(scenario.landing).resolve_job_def("monitoring_job")
+    selection = [AssetKey(k) for k in ("customer_batch", "batch_predictions", "drift_report")]
+
+    result = job.execute_in_process(
+        instance=scenario.instance, partition_key="clean_0101.csv", asset_selection=selection
+    )
+
+    assert result.success
+    assert set(materialized(result)) == {"customer_batch", "batch_predictions", "drift_report"}
+    assert set(checks(result)) >= set(monitoring.BATCH_CHECKS)
+
+
 # -- a drifted batch ----------------------------------------------------------------------------
 
 
@@ -262,13 +281,22 @@ def test_drifted_batch_fails_the_drift_checks_with_their_severities(clean_and_dr
     assert Path(report["report_html"]).exists()
 
 
-def test_drift_requests_retraining_once_per_cooldown(clean_and_drifted, monkeypatch):
+def drift_sensor_tick(instance, cursor=None, cooldown_hours=24.0):
+    return drift_retraining_sensor(
+        build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={"retraining": RetrainingPolicy(cooldown_hours=cooldown_hours)},
+        )
+    )
+
+
+def test_drift_requests_retraining_once_per_cooldown(clean_and_drifted):
     instance = clean_and_drifted.instance
 
-    def evaluate(cursor):
-        return drift_retraining_sensor(build_sensor_context(instance=instance, cursor=cursor))
+    def evaluate(cursor, cooldown_hours=24.0):
+        return drift_sensor_tick(instance, cursor, cooldown_hours)
 
-    monkeypatch.setenv("CHURN_RETRAIN_COOLDOWN_HOURS", "24")
     first = evaluate(None)
     assert isinstance(first, SensorResult)
     [request] = first.run_requests
@@ -293,9 +321,8 @@ def test_drift_requests_retraining_once_per_cooldown(clean_and_drifted, monkeypa
     assert not within.run_requests
     assert "cooldown 24.0 h" in within.skip_reason.skip_message
 
-    monkeypatch.setenv("CHURN_RETRAIN_COOLDOWN_HOURS", "0")
     another_drifted_report("drifted_0105.csv")
-    after = evaluate(within.cursor)
+    after = evaluate(within.cursor, cooldown_hours=0.0)
     [again] = after.run_requests
     assert "drifted_0105.csv" in again.tags["churn/reason"]
     assert again.run_key != request.run_key
@@ -315,7 +342,7 @@ def test_invalid_batch_is_stopped_before_scoring_and_drift(invalid):
     assert failed & {"schema_compliance", "quality_score"}
     assert set(materialized(result)) <= {"customer_batch", "batch_quarantine"}
     assert not invalid.instance.fetch_materializations(AssetKey("drift_report"), limit=1).records
-    skipped = drift_retraining_sensor(build_sensor_context(instance=invalid.instance))
+    skipped = drift_sensor_tick(invalid.instance)
     assert isinstance(skipped, SkipReason)
 
 

@@ -3,9 +3,6 @@ failure alert's webhook. Each test evaluates ticks with `build_sensor_context` a
 dynamic partition requests as the daemon would."""
 
 import json
-import os
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from dagster import (
@@ -27,8 +24,17 @@ from churn_assets.defs.sensors import (
     landing_sensor,
     run_failure_alert,
 )
+from churn_assets.resources.alerts import AlertWebhook
 from churn_assets.resources.landing import LocalLanding
 from churn_assets.resources.metrics import MetricsResource
+from churn_assets.resources.retraining import RetrainingPolicy
+from churn_assets_tests.resources.webhook import webhook_server
+
+
+@pytest.fixture
+def webhook():
+    with webhook_server() as hook:
+        yield hook
 
 
 def tick(instance: DagsterInstance, folder, cursor: str | None = None):
@@ -145,14 +151,19 @@ def report_drift(instance: DagsterInstance, batch: str, drifted: bool, share: fl
     )
 
 
-def evaluate_drift_sensor(instance: DagsterInstance, cursor: str | None):
-    return drift_retraining_sensor(build_sensor_context(instance=instance, cursor=cursor))
+def evaluate_drift_sensor(instance: DagsterInstance, cursor: str | None, cooldown_hours=0.0):
+    return drift_retraining_sensor(
+        build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={"retraining": RetrainingPolicy(cooldown_hours=cooldown_hours)},
+        )
+    )
 
 
-def test_drift_sensor_reads_past_its_first_hundred_reports(tmp_path, monkeypatch):
+def test_drift_sensor_reads_past_its_first_hundred_reports(tmp_path):
     """A long-lived instance has many drift reports: a drifted one after the first page of
     records must still be seen."""
-    monkeypatch.setenv("CHURN_RETRAIN_COOLDOWN_HOURS", "0")
     instance = DagsterInstance.ephemeral()
     for i in range(120):
         report_drift(instance, f"old_{i:03d}.csv", drifted=False, share=0.1)
@@ -169,30 +180,6 @@ def test_drift_sensor_reads_past_its_first_hundred_reports(tmp_path, monkeypatch
     assert "new.csv" in request.tags["churn/reason"]
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - the name http.server calls
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Hook.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    _Hook.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/alert", _Hook.received
-    server.shutdown()
-    server.server_close()
-
-
 @op
 def explode():
     raise RuntimeError("the batch file exploded")
@@ -203,9 +190,8 @@ def failing_job():
     explode()
 
 
-def test_run_failure_alert_posts_the_failure_to_the_webhook(webhook, monkeypatch):
-    url, received = webhook
-    monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", url)
+def evaluate_failure_alert(alerts: AlertWebhook):
+    """Run `failing_job`, then one tick of the failure sensor on its failure; returns the run."""
     instance = DagsterInstance.ephemeral()
     result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
@@ -217,30 +203,20 @@ def test_run_failure_alert_posts_the_failure_to_the_webhook(webhook, monkeypatch
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
-        resources={"metrics": MetricsResource(deployment="test")},
+        resources={"metrics": MetricsResource(deployment="test"), "alerts": alerts},
     ).for_run_failure()
-
     run_failure_alert(context)
+    return result
 
-    [alert] = received
+
+def test_run_failure_alert_posts_the_failure_to_the_webhook(webhook):
+    result = evaluate_failure_alert(AlertWebhook(url=webhook.url))
+
+    [alert] = webhook.received
     assert alert["run_id"] == result.run_id
     assert "failing_job failed" in alert["text"] and result.run_id in alert["text"]
 
 
-def test_run_failure_alert_without_a_webhook_sends_nothing(webhook, monkeypatch):
-    _, received = webhook
-    monkeypatch.delenv("CHURN_ALERT_WEBHOOK_URL", raising=False)
-    instance = DagsterInstance.ephemeral()
-    result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
-    failure = next(
-        e for e in result.all_events if e.event_type == DagsterEventType.PIPELINE_FAILURE
-    )
-    context = build_run_status_sensor_context(
-        sensor_name=run_failure_alert.name,
-        dagster_event=failure,
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        resources={"metrics": MetricsResource(deployment="test")},
-    ).for_run_failure()
-    run_failure_alert(context)
-    assert received == [] and "CHURN_ALERT_WEBHOOK_URL" not in os.environ
+def test_run_failure_alert_without_a_webhook_sends_nothing(webhook):
+    evaluate_failure_alert(AlertWebhook(url=None))
+    assert webhook.received == []
