@@ -17,6 +17,8 @@
 ARG BASE_IMAGE=python:3.11-slim
 
 ############################################ builder ##############################################
+# Only the dependencies: this stage (and the runtime layer copying its venv) is rebuilt only when
+# pyproject.toml changes, so a code change rebuilds one small layer.
 FROM ${BASE_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN (command -v python3 >/dev/null && python3 -c "import ensurepip" 2>/dev/null) \
@@ -25,23 +27,18 @@ RUN (command -v python3 >/dev/null && python3 -c "import ensurepip" 2>/dev/null)
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first (pinned in pyproject.toml: dagster==1.13.27, dagster-*==0.29.27,
-# mlflow==3.17.2, ...), so a code change does not reinstall them; pip's download cache is a
-# build cache mount, so a changed pin downloads only what changed. Behind a proxy with its own
-# CA, pass the bundle as a build secret (`--secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt`);
-# it is mounted for this step only and is not in any layer.
+# Pinned in pyproject.toml: dagster==1.13.27, dagster-*==0.29.27, mlflow==3.17.2, ... pip's
+# download cache is a build cache mount. Behind a proxy with its own CA, pass the bundle as a
+# build secret (`--secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt`); it is mounted for
+# this step only and is in no layer.
 COPY pyproject.toml setup.py README.md ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=pip_ca,required=false \
     if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
     && mkdir churn_assets && touch churn_assets/__init__.py \
+    && pip install "setuptools>=68" wheel \
     && pip install . \
     && pip uninstall -y churn_assets
-COPY churn_assets ./churn_assets
-RUN --mount=type=cache,target=/root/.cache/pip \
-    --mount=type=secret,id=pip_ca,required=false \
-    if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
-    && pip install --no-deps . && rm -rf /src
 
 ############################################ runtime ##############################################
 FROM ${BASE_IMAGE} AS runtime
@@ -51,7 +48,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # libgomp1: OpenMP runtime that the xgboost wheel links against and python:slim lacks.
 RUN packages="libgomp1" \
-    && (command -v python3 >/dev/null || packages="$packages python3") \
+    && if ! command -v python3 >/dev/null; then packages="$packages python3"; fi \
     && apt-get update \
     && apt-get install -y --no-install-recommends $packages \
     && rm -rf /var/lib/apt/lists/* \
@@ -59,12 +56,17 @@ RUN packages="libgomp1" \
     && useradd --uid 10001 --gid 10001 --home-dir /home/churn --create-home \
        --shell /usr/sbin/nologin churn
 COPY --from=builder /opt/venv /opt/venv
-RUN mkdir -p /opt/churn /opt/dagster/dagster_home /opt/dagster/compute_logs \
+ENV PATH=/opt/venv/bin:$PATH
+# The package itself, offline (the build backend is already in the venv).
+COPY pyproject.toml setup.py README.md /tmp/src/
+COPY churn_assets /tmp/src/churn_assets
+RUN pip install --no-deps --no-build-isolation --no-index /tmp/src \
+    && rm -rf /tmp/src \
+    && mkdir -p /opt/churn /opt/dagster/dagster_home /opt/dagster/compute_logs \
     && chown -R 10001:10001 /opt/churn /opt/dagster
 
 WORKDIR /opt/churn
-ENV PATH=/opt/venv/bin:$PATH \
-    DAGSTER_HOME=/opt/dagster/dagster_home \
+ENV DAGSTER_HOME=/opt/dagster/dagster_home \
     CHURN_DEPLOYMENT=production
 # Numeric, so that Kubernetes' runAsNonRoot can verify it. The root file system can be
 # read-only (the manifests and the image test run it so): writes go to mounted volumes and /tmp.

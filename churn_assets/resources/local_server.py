@@ -44,6 +44,7 @@ class LocalModelServer(ModelServerTarget):
         description="The server's argv before --host/--port; default: this Python's "
         "`-m churn_assets.cli serve`.",
     )
+    workers: int = Field(2, ge=1, description="Worker processes of the default command.")
     env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment (MLFLOW_TRACKING_URI, ...)."
     )
@@ -110,6 +111,8 @@ class LocalModelServer(ModelServerTarget):
         folder.mkdir(parents=True, exist_ok=True)
         argv = list(self.command or [sys.executable, "-m", "churn_assets.cli", "serve"])
         argv += ["--host", self.host, "--port", str(self.port)]
+        if self.command is None:
+            argv += ["--workers", str(self.workers)]
         env = {**os.environ, **self.env, "CHURN_MODEL_VERSION": version}
         with open(folder / LOG_FILE, "ab") as log:
             process = subprocess.Popen(

@@ -211,3 +211,24 @@ def test_the_manifest_pins_nothing_so_the_first_rollout_pins(tmp_path):
     ]
     env = doc["spec"]["template"]["spec"]["containers"][0].get("env") or []
     assert VERSION_ENV not in {e["name"] for e in env}
+
+
+@pytest.mark.slow
+def test_local_target_with_the_real_model_server(home, pipelines, tmp_path):
+    """The default command (`python -m churn_assets.cli serve`), as `make serve` runs it."""
+    target = LocalModelServer(
+        port=_free_port(),
+        state_dir=str(tmp_path / "serving"),
+        # One worker: on a loaded test machine uvicorn restarts workers that load slowly.
+        workers=1,
+        env={"MLFLOW_TRACKING_URI": home.uri, "PYTHONPATH": os.pathsep.join(sys.path)},
+        rollout_timeout_seconds=240,
+        request_timeout_seconds=60,
+    )
+    try:
+        v1 = champion_of(home, version_with(home, pipelines, "good"))
+        result = deploy(home, target, v1)
+        assert result.success, failure_message(result)
+        assert target.served_version() == v1
+    finally:
+        target.stop()

@@ -1067,7 +1067,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ApiError(400, "BadRequest", f"invalid JSON body: {exc}") from exc
             record.body = body
             if parts.path.startswith("/apis/apps/v1/"):
-                from churn_assets_tests.k8s_sim.apps import route
+                from churn_assets_tests.k8s_sim.apps_routes import route
 
                 content_type = self.headers.get("Content-Type", "")
                 code, payload = route(
