@@ -6,7 +6,7 @@ import difflib
 import sys
 import time
 
-from churn_assets.local import ensure_local_home
+from churn_assets.local import ensure_local_home, use_local_mlflow
 from churn_assets.resources.deployment import local_data_dir
 
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from churn_assets.serving.server import serve
 
-        ensure_local_home()  # the local champion unless MLFLOW_TRACKING_URI says otherwise
+        use_local_mlflow()  # the local champion unless MLFLOW_TRACKING_URI says otherwise
         return serve(args.host, args.port, args.workers)
     if args.command == "run":
         return run(args.job, args.spec, args.verbose)

@@ -19,6 +19,11 @@ def ensure_local_home() -> Path:
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(TEMPLATE, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
-    # MLflow's local store sits beside the Dagster instance, so `make run` needs no server.
-    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{local_data_dir() / 'mlflow.db'}")
+    use_local_mlflow()
     return home
+
+
+def use_local_mlflow() -> None:
+    """MLflow's local store sits beside the Dagster instance, so `make run` needs no server; an
+    MLFLOW_TRACKING_URI already set wins. Writes nothing (the model server may run read-only)."""
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{local_data_dir() / 'mlflow.db'}")

@@ -13,7 +13,7 @@ data_job = define_asset_job(
 training_job = define_asset_job(
     "training_job",
     selection=AssetSelection.groups("ingestion", "validation", "features", "training", "registry")
-    | AssetSelection.assets("drift_reference"),
+    | AssetSelection.assets("drift_reference", "explain_baseline"),
     description="The whole training lineage: raw data to the promoted model.",
     tags={OPERATION_TAG: "training"},
 )

@@ -125,9 +125,6 @@ def test_the_model_server_container_serves_the_registered_champion(image, home, 
         "1",
         ports=f"127.0.0.1:{port}:8080",
         mounts=(f"{home.path}:{home.path}",),
-        # `churn-assets serve` writes dagster.yaml into DAGSTER_HOME at start (ensure_local_home),
-        # so that folder is writable, as the manifest's emptyDir makes it.
-        tmpfs=("/opt/dagster/dagster_home",),
         env={"MLFLOW_TRACKING_URI": home.uri},  # the image does not say where the registry is
     )
     podman("exec", name, "true")  # running

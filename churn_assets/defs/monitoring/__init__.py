@@ -12,7 +12,11 @@ quarantine), `predictions` (scoring), `drift` (drift report). The assets are re-
 from churn_assets.defs.monitoring.batches import BATCH_CHECKS, batches, customer_batch
 from churn_assets.defs.monitoring.drift import DriftSettings, drift_report
 from churn_assets.defs.monitoring.predictions import ScoringConfig, batch_predictions
-from churn_assets.defs.monitoring.reference import drift_reference, load_champion
+from churn_assets.defs.monitoring.reference import (
+    drift_reference,
+    explain_baseline,
+    load_champion,
+)
 
 __all__ = [
     "BATCH_CHECKS",
@@ -23,5 +27,6 @@ __all__ = [
     "customer_batch",
     "drift_reference",
     "drift_report",
+    "explain_baseline",
     "load_champion",
 ]

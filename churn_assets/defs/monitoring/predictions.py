@@ -32,7 +32,7 @@ class ScoringConfig(Config):
 
 
 @asset(
-    ins={"customer_batch": AssetIn(), "drift_reference": AssetIn()},
+    ins={"customer_batch": AssetIn(), "explain_baseline": AssetIn()},
     partitions_def=batches,
     group_name="monitoring",
     kinds={"sklearn", "mlflow"},
@@ -51,7 +51,7 @@ def batch_predictions(
     dataset: DatasetResource,
     metrics: MetricsResource,
     customer_batch: pd.DataFrame,
-    drift_reference: pd.DataFrame,
+    explain_baseline: dict,
 ):
     """Score the validated batch with the champion of the moment at its promoted threshold; the
     reasons are occlusion contributions of the raw columns (see `ml/explain.py`). Raises
@@ -63,7 +63,7 @@ def batch_predictions(
         threshold,
         version,
         dataset.load_spec().id_name,
-        drift_reference.attrs["baseline"],
+        explain_baseline,
         reasons_for=config.reasons_for,
         top_k=config.top_k,
     )

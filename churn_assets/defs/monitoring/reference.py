@@ -43,20 +43,14 @@ def drift_reference(
     """Computed once per champion so that a batch's drift report costs one pass over the batch.
 
     Keeps the training split's columns (numeric sorted, categorical as counts), the champion's
-    scores on it, the target, and the typical values used to explain scores."""
+    scores on it, and the target."""
     fspec = FeatureSpec.from_dict(feature_spec)
     X_train, y_train = split_xy(features, fspec, "train")
-    version, threshold, model = load_champion(mlflow_tracking)
+    version, _, model = load_champion(mlflow_tracking)
     frame = X_train.assign(**{SCORE: model.predict_proba(X_train)[:, 1], TARGET: y_train})
     reference = build_reference(
         frame, list(fspec.numeric), list(fspec.categorical), SCORE, TARGET
     ).to_frame()
-    reference.attrs.update(
-        feature_spec=fspec.to_dict(),
-        baseline={k: plain(v) for k, v in baseline_values(X_train).items()},
-        champion_version=version,
-        threshold=threshold,
-    )
     context.log.info(f"reference of {len(X_train)} training rows, champion v{version}")
     return Output(
         reference,
@@ -66,3 +60,17 @@ def drift_reference(
             "columns": MetadataValue.json(fspec.inputs),
         },
     )
+
+
+@asset(
+    ins={"features": AssetIn(), "feature_spec": AssetIn()},
+    group_name="monitoring",
+    kinds={"pandas"},
+    owners=OWNERS,
+    description="The typical training value of each model input: what a reason replaces it with.",
+)
+def explain_baseline(features: pd.DataFrame, feature_spec: dict) -> dict:
+    """Median of each numeric input and mode of each categorical one on the training split (see
+    `ml/explain.baseline_values`); `batch_predictions` explains scores against it."""
+    X_train, _ = split_xy(features, FeatureSpec.from_dict(feature_spec), "train")
+    return {k: plain(v) for k, v in baseline_values(X_train).items()}
