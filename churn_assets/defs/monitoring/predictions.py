@@ -32,7 +32,11 @@ class ScoringConfig(Config):
 
 
 @asset(
-    ins={"customer_batch": AssetIn(), "explain_baseline": AssetIn()},
+    ins={
+        "customer_batch": AssetIn(),
+        "explain_baseline": AssetIn(),
+        "promoted_model": AssetIn(),
+    },
     partitions_def=batches,
     group_name="monitoring",
     kinds={"sklearn", "mlflow"},
@@ -52,10 +56,13 @@ def batch_predictions(
     metrics: MetricsResource,
     customer_batch: pd.DataFrame,
     explain_baseline: dict,
+    promoted_model: dict,
 ):
     """Score the validated batch with the champion of the moment at its promoted threshold; the
     reasons are occlusion contributions of the raw columns (see `ml/explain.py`). Raises
     RegistryError when there is no champion yet."""
+    # The registry alias is the truth (a rollback may have moved it since the last promotion);
+    # `promoted_model` is the decision this scoring follows in the lineage, shown beside it.
     version, threshold, model = load_champion(mlflow_tracking)
     scored = score_batch(
         model,
@@ -78,6 +85,7 @@ def batch_predictions(
         metadata={
             **pushed,
             "champion_version": version,
+            "last_promotion_decision": str(promoted_model.get("champion_version") or "none"),
             "threshold": threshold,
             "rows": len(out),
             "mean_score": scored.mean_score,

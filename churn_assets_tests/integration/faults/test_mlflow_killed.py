@@ -2,7 +2,6 @@
 with a message naming the server, the champion does not move, no registered version lacks its
 artifacts, and after the server is started again the same training succeeds."""
 
-import threading
 import time
 
 import mlflow
@@ -11,7 +10,6 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
-    EventRecordsFilter,
     load_assets_from_modules,
     materialize,
 )
@@ -20,6 +18,7 @@ from mlflow import MlflowClient
 from churn_assets.defs import features, ingestion, training, validation
 from churn_assets.ml.promotion import GateConfig
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import CHAMPION
@@ -49,28 +48,32 @@ def server(tmp_path, monkeypatch):
     mlflow.set_registry_uri(registry_uri)
 
 
-def _train(url: str, base_dir, instance, on_step_start=None):
+KILLS: list = []  # faults to inject when the next tracked run starts (runs are in process)
+
+
+class MlflowDiesAtRunStart(MlflowResource):
+    """The tracking resource whose server is killed as the family's tracked run starts: after the
+    reachability check at setup passed, before the fit and the logging. Deterministic, where a
+    watcher of STEP_START races a fit that takes a second."""
+
+    def start_run(self, run_name: str, tags: dict[str, str]):
+        while KILLS:
+            KILLS.pop()()
+        return super().start_run(run_name, tags)
+
+
+def _train(url: str, base_dir, instance, on_run_start=None):
+    if on_run_start is not None:
+        KILLS.append(on_run_start)
     resources = {
         "io_manager": LocalParquetIOManager(base_dir=str(base_dir)),
         "dataset": DatasetResource(n_rows=800),
         "metrics": MetricsResource(deployment="test"),
-        "mlflow_tracking": MlflowResource(tracking_uri=url, connect_retries=2, retry_seconds=0.5),
+        "mlflow_tracking": MlflowDiesAtRunStart(
+            tracking_uri=url, connect_retries=2, retry_seconds=0.5
+        ),
+        "git": GitResource(),
     }
-    done = threading.Event()
-    earlier_runs = {run.run_id for run in instance.get_runs()}
-    if on_step_start is not None:
-
-        def watch() -> None:  # kill as soon as this run's training step has started
-            while not done.is_set():
-                started = instance.get_event_records(
-                    EventRecordsFilter(event_type=DagsterEventType.STEP_START)
-                )
-                if any(r.event_log_entry.run_id not in earlier_runs for r in started):
-                    on_step_start()
-                    return
-                time.sleep(0.05)
-
-        threading.Thread(target=watch, daemon=True).start()
     try:
         return materialize(
             [*DATA, *training.trained_models],
@@ -81,7 +84,7 @@ def _train(url: str, base_dir, instance, on_step_start=None):
             raise_on_error=False,
         )
     finally:
-        done.set()
+        KILLS.clear()
 
 
 def _registry_state(url: str) -> tuple[str | None, list[str]]:
@@ -125,7 +128,7 @@ def test_mlflow_killed_during_training(server, tmp_path):
 
     # The fault: the server dies while the family trains.
     started = time.monotonic()
-    failed = _train(server.url, base_dir, instance, on_step_start=server.kill)
+    failed = _train(server.url, base_dir, instance, on_run_start=server.kill)
     elapsed = time.monotonic() - started
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
