@@ -38,7 +38,7 @@ SENSOR = drift_retraining_sensor.name
 SCHEDULE = daily_data_schedule.name  # unnamed: "data_job_schedule"
 CURSOR = json.dumps({"event_id": 10**12, "last_trigger": 0})  # past every event: ticks skip
 STARTUP_SECONDS = 180  # loading the code location imports sklearn, xgboost, mlflow, evidently...
-DATA_ASSETS = {"raw_dataset", "validated_dataset", "quarantined_rows", "features"}
+DATA_ASSETS = {"raw_dataset", "validated_dataset", "quarantined_rows", "feature_spec", "features"}
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,11 @@ def test_data_job_on_production_deployment(s3_endpoint, s3_bucket, s3_client, mo
 
     assert result.success
     names = ["features", "quarantined_rows", "raw_dataset", "validated_dataset"]
-    assert _keys(s3_client, s3_bucket) == [f"prod/{name}.parquet" for name in names]
+    # feature_spec is a JSON record beside the tables (the contract between features and models)
+    expected = sorted([f"prod/{name}.parquet" for name in names] + ["prod/feature_spec.json"])
+    assert _keys(s3_client, s3_bucket) == expected
     metadata = _materializations(result)
-    assert sorted(metadata) == names
+    assert sorted(metadata) == sorted([*names, "feature_spec"])
     for name in names:
         frame = _read_parquet(s3_client, s3_bucket, f"prod/{name}.parquet")
         assert len(frame) == metadata[name]["dagster/row_count"].value, name

@@ -49,8 +49,9 @@ EDGES = {
     "model_evaluation": set(MODELS),
     "promoted_model": {"model_evaluation"},
     "drift_reference": {"features"},
-    "customer_batch": {"drift_reference"},
-    "batch_predictions": {"customer_batch"},
+    "customer_batch": {"feature_spec"},
+    "explain_baseline": {"features", "feature_spec"},
+    "batch_predictions": {"customer_batch", "explain_baseline", "promoted_model"},
     "drift_report": {"batch_predictions"},
 }
 ASSET_CHECKS = {
