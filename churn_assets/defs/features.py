@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import table_md, versioned
+from churn_assets.ml.evaluation.decisions import decision_entries
 from churn_assets.ml.features import (
     SPLIT,
     FeatureSpec,
@@ -31,14 +32,15 @@ from churn_assets.resources.dataset import DatasetResource
 )
 def feature_spec(dataset: DatasetResource, validated_dataset: pd.DataFrame) -> Output[dict]:
     """Read the validated column types and the dataset spec's engineered features; returns
-    `FeatureSpec.to_dict()` (load it with `FeatureSpec.from_dict`). Raises ValueError when the
-    preprocessing it describes cannot be built."""
-    fspec = derive_feature_spec(
-        dataset.load_spec(), typed_columns(validated_dataset, dataset.load_spec())
-    )
+    `FeatureSpec.to_dict()` (load it with `FeatureSpec.from_dict`) plus the spec's `segments`
+    and `economics` when declared. Raises ValueError when the preprocessing it describes cannot
+    be built, SpecError when a segment does not fit the data."""
+    spec = dataset.load_spec()
+    fspec = derive_feature_spec(spec, typed_columns(validated_dataset, spec))
     # Building the preprocessor here proves the spec is consistent before any training starts.
     preprocessor = build_preprocessor(fspec)
-    record = fspec.to_dict()
+    # Segments and economics ride along (checked against the data) only when the spec has them.
+    record = {**fspec.to_dict(), **decision_entries(spec, fspec, validated_dataset)}
     return versioned(
         record,
         metadata={

@@ -10,12 +10,13 @@ import json
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.ml.promotion.segment_gate import segment_rule
+from churn_assets.ml.scoring import check_scores
 from churn_assets.resources.promotion_outcome import PromotionOutcome
 from churn_assets.resources.registry_lock import registry_lock
 
@@ -160,6 +161,7 @@ class ModelRegistry:
         threshold: float,
         gate: GateConfig,
         force: bool = False,
+        segments: pd.DataFrame | None = None,
     ) -> PromotionOutcome:
         """Score `version` and the champion on the same holdout and apply the gate.
 
@@ -176,7 +178,7 @@ class ModelRegistry:
         except (RegistryError, ValueError) as exc:
             return self._record(version, False, f"refused: {exc}", previous, False, {}, {})
         metrics = holdout_metrics(y_holdout, proba, threshold)
-        comparison, notes = None, {}
+        comparison, notes, champion_proba = None, {}, None
         if previous is not None and previous != version:
             try:
                 champion_proba = self.load(previous).predict_proba(X_holdout)[:, 1]
@@ -190,7 +192,8 @@ class ModelRegistry:
                 )
             except RegistryError as exc:
                 notes["champion_unloadable"] = str(exc)
-        decision = decide_promotion(metrics, gate, comparison)
+        by_segment = segment_rule(gate, y_holdout, proba, champion_proba, segments)
+        decision = decide_promotion(metrics, gate, comparison, by_segment)
         evidence = {**decision.evidence, **notes}
         promote, reason = decision.promote, decision.reason
         if notes:
@@ -280,16 +283,6 @@ class ModelRegistry:
             self.tag_version(current, {"deployment_failed": reason[:4000]})
             self.tag_version(version, {"rolled_back_from": current})
         return current
-
-
-def check_scores(proba: np.ndarray) -> None:
-    """Raise ValueError unless the probabilities are finite, within [0, 1] and not constant."""
-    if not np.all(np.isfinite(proba)):
-        raise ValueError("the model returned non-finite probabilities")
-    if proba.min() < 0 or proba.max() > 1:
-        raise ValueError(f"probabilities out of [0, 1]: {proba.min():.3g}..{proba.max():.3g}")
-    if len(proba) > 1 and np.ptp(proba) == 0:
-        raise ValueError(f"the model gives every row the same probability {proba[0]:.3g}")
 
 
 def _is_number(text: str) -> bool:
