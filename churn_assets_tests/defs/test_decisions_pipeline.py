@@ -172,9 +172,18 @@ def test_batch_expected_profit_and_segment_drift(world):
     assert "| contract" in drift["segment_drift"] and "Two year" in drift["segment_drift"]
 
 
-def test_a_segment_that_is_not_a_column_fails_the_feature_spec_step(tmp_path):
+@pytest.mark.parametrize(
+    ("segments", "step", "message"),
+    [
+        ("[contrakt]", "feature_spec", "segment 'contrakt' is not an input column"),
+        ("[monthly_charges]", "features", "segment 'monthly_charges' is numeric with"),
+    ],
+)
+def test_a_segment_that_does_not_fit_the_data_fails_its_step(tmp_path, segments, step, message):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(SPEC.replace("segments: [contract,", "segments: [contrakt,"))
+    spec.write_text(
+        SPEC.replace("segments: [contract, senior_citizen,", f"segments: {segments}\n#")
+    )
     result = materialize(
         load_assets_from_modules([ingestion, validation, features]),
         resources={
@@ -186,5 +195,6 @@ def test_a_segment_that_is_not_a_column_fails_the_feature_spec_step(tmp_path):
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "segment 'contrakt' is not an input column" in str(failure.event_specific_data.error)
-    assert SpecError.__name__ in str(failure.event_specific_data.error)
+    assert failure.step_key == step
+    error = str(failure.event_specific_data.error)
+    assert message in error and SpecError.__name__ in error

@@ -3,7 +3,11 @@
 import pandas as pd
 import pytest
 
-from churn_assets.ml.evaluation.segments import MAX_SEGMENT_VALUES, check_segments
+from churn_assets.ml.evaluation.segments import (
+    MAX_SEGMENT_VALUES,
+    check_segment_values,
+    check_segments,
+)
 from churn_assets.ml.spec import SpecError, load_spec
 from churn_assets.ml.spec_decisions import SegmentSpec
 
@@ -89,21 +93,30 @@ def test_segments_that_fit_the_data_pass():
         SegmentSpec(column="senior"),
         SegmentSpec(column="tenure", bins=(12, 24)),
     ]
-    check_segments(segments, INPUTS, NUMERIC, FRAME)
+    check_segments(segments, INPUTS, NUMERIC)
+    check_segment_values(_record(segments), FRAME)
+
+
+def _record(segments) -> dict:
+    return {"numeric": NUMERIC, "segments": [s.model_dump() for s in segments]}
 
 
 @pytest.mark.parametrize(
     ("segment", "message"),
     [
         (SegmentSpec(column="contrat"), "segment 'contrat' is not an input column"),
-        (
-            SegmentSpec(column="tenure"),
-            f"segment 'tenure' is numeric with 100 distinct values \\(at most "
-            f"{MAX_SEGMENT_VALUES} without bins\\); give cut points",
-        ),
         (SegmentSpec(column="contract", bins=(1,)), "segment 'contract' has bins but is not"),
     ],
 )
-def test_segments_that_do_not_fit_the_data_are_named(segment, message):
+def test_segments_that_are_not_inputs_are_named(segment, message):
     with pytest.raises(SpecError, match=message):
-        check_segments([segment], INPUTS, NUMERIC, FRAME)
+        check_segments([segment], INPUTS, NUMERIC)
+
+
+def test_a_numeric_segment_with_many_values_needs_bins():
+    message = (
+        f"segment 'tenure' is numeric with 100 distinct values \\(at most "
+        f"{MAX_SEGMENT_VALUES} without bins\\); give cut points"
+    )
+    with pytest.raises(SpecError, match=message):
+        check_segment_values(_record([SegmentSpec(column="tenure")]), FRAME)

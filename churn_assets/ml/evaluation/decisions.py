@@ -123,16 +123,16 @@ def decision_report(
     return report
 
 
-def decision_entries(spec, fspec, frame: pd.DataFrame) -> dict[str, Any]:
-    """The spec's `segments` (checked against the data) and `economics` as JSON for the
-    `feature_spec` record; empty when the spec has neither, so that record is unchanged.
+def decision_entries(spec, fspec) -> dict[str, Any]:
+    """The spec's `segments` (checked against the model's input columns) and `economics` as JSON
+    for the `feature_spec` record; empty when the spec has neither, so that record is unchanged.
 
     Raises:
-        SpecError: a segment that does not fit the data (`segments.check_segments`).
+        SpecError: a segment that is not an input column (`segments.check_segments`).
     """
     out: dict[str, Any] = {}
     if spec.segments:
-        check_segments(spec.segments, fspec.inputs, fspec.numeric, frame)
+        check_segments(spec.segments, fspec.inputs, fspec.numeric)
         out["segments"] = [s.model_dump(mode="json") for s in spec.segments]
     if spec.economics is not None:
         out["economics"] = spec.economics.model_dump(mode="json")

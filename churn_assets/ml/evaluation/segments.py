@@ -46,13 +46,12 @@ def segments_from_records(records: Iterable[dict] | None) -> tuple[SegmentSpec, 
 
 
 def check_segments(
-    segments: Sequence[SegmentSpec], inputs: Sequence[str], numeric: Sequence[str], frame
+    segments: Sequence[SegmentSpec], inputs: Sequence[str], numeric: Sequence[str]
 ) -> None:
-    """Check the spec's segments against the data.
+    """Check the spec's segments against the model's input columns (no rows needed).
 
     Raises:
-        SpecError: a segment that is not a model input column, bins on a non-numeric column, or a
-            numeric column with more than `MAX_SEGMENT_VALUES` distinct values and no bins.
+        SpecError: a segment that is not a model input column, or bins on a non-numeric column.
     """
     for segment in segments:
         col = segment.column
@@ -66,7 +65,19 @@ def check_segments(
                 f"segment '{col}' has bins but is not numeric; remove its bins, every value "
                 "of a categorical column is its own segment"
             )
-        if segment.bins is None and col in numeric:
+
+
+def check_segment_values(feature_spec: dict, frame: pd.DataFrame) -> None:
+    """Check that each numeric segment without bins has few distinct values in `frame`.
+
+    Raises:
+        SpecError: a numeric segment column with more than `MAX_SEGMENT_VALUES` distinct values
+            and no bins, naming the column, the count and the fix.
+    """
+    numeric = set(feature_spec.get("numeric", ()))
+    for segment in segments_from_records(feature_spec.get("segments")):
+        col = segment.column
+        if segment.bins is None and col in numeric and col in frame.columns:
             distinct = int(frame[col].nunique(dropna=True))
             if distinct > MAX_SEGMENT_VALUES:
                 raise SpecError(
