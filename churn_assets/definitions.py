@@ -35,8 +35,9 @@ defs = Definitions(
         sensors.drift_retraining_sensor,
         sensors.run_failure_alert,
         sensors.run_success_metrics,
+        sensors.daily_data_schedule,  # cron triggers (defs/catch_up.py), not schedules
+        sensors.weekly_training_schedule,
     ],
-    schedules=[sensors.daily_data_schedule, sensors.weekly_training_schedule],
     resources=build_resources(),
     executor=build_executor(),
 )

@@ -23,7 +23,7 @@ from churn_assets.ml.features import (
 )
 from churn_assets.ml.validation import TARGET, typed_columns
 from churn_assets.resources.dataset import DatasetResource
-from churn_assets.resources.parquet_io import SCHEMA_ONLY
+from churn_assets.resources.parquet_io import ARROW_TEXT, SCHEMA_ONLY
 
 
 @asset(
@@ -62,6 +62,7 @@ def feature_spec(dataset: DatasetResource, validated_dataset: pd.DataFrame) -> O
     kinds={"pandas", "sklearn", "parquet"},
     owners=OWNERS,
     description="Validated rows with a train/test split column; inputs of every model Pipeline.",
+    ins={"validated_dataset": AssetIn(metadata={ARROW_TEXT: True})},  # text as Arrow strings
 )
 def features(
     context: AssetExecutionContext,
