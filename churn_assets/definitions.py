@@ -40,8 +40,9 @@ defs = Definitions(
         outcome_sensors.outcomes_sensor,
         sensors.run_failure_alert,
         sensors.run_success_metrics,
+        sensors.daily_data_schedule,  # cron triggers (defs/catch_up.py), not schedules
+        sensors.weekly_training_schedule,
     ],
-    schedules=[sensors.daily_data_schedule, sensors.weekly_training_schedule],
     resources=build_resources(),
     executor=build_executor(),
 )

@@ -6,7 +6,7 @@ carried along inside the features table.
 """
 
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
 from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import table_md, versioned
@@ -21,6 +21,7 @@ from churn_assets.ml.features import (
 )
 from churn_assets.ml.validation import TARGET, typed_columns
 from churn_assets.resources.dataset import DatasetResource
+from churn_assets.resources.parquet_io import ARROW_TEXT, SCHEMA_ONLY
 
 
 @asset(
@@ -28,9 +29,12 @@ from churn_assets.resources.dataset import DatasetResource
     kinds={"sklearn"},
     owners=OWNERS,
     description="The model input columns (numeric, categorical) and the engineered features.",
+    # Only the column types are read: the stored table's schema, not its million rows.
+    ins={"validated_dataset": AssetIn(metadata={SCHEMA_ONLY: True})},
 )
 def feature_spec(dataset: DatasetResource, validated_dataset: pd.DataFrame) -> Output[dict]:
-    """Read the validated column types and the dataset spec's engineered features; returns
+    """Read the validated column types (the stored schema: `validated_dataset` arrives with no
+    rows) and the dataset spec's engineered features; returns
     `FeatureSpec.to_dict()` (load it with `FeatureSpec.from_dict`). Raises ValueError when the
     preprocessing it describes cannot be built."""
     fspec = derive_feature_spec(
@@ -55,6 +59,7 @@ def feature_spec(dataset: DatasetResource, validated_dataset: pd.DataFrame) -> O
     kinds={"pandas", "sklearn", "parquet"},
     owners=OWNERS,
     description="Validated rows with a train/test split column; inputs of every model Pipeline.",
+    ins={"validated_dataset": AssetIn(metadata={ARROW_TEXT: True})},  # text as Arrow strings
 )
 def features(
     context: AssetExecutionContext,

@@ -7,12 +7,10 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterRunStatus,
-    DefaultScheduleStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
     RunStatusSensorContext,
-    ScheduleDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -21,6 +19,7 @@ from dagster import (
     sensor,
 )
 
+from churn_assets.defs.catch_up import catch_up_schedule
 from churn_assets.defs.jobs import data_job, monitoring_job, training_job
 from churn_assets.defs.monitoring.batches import batches
 from churn_assets.defs.monitoring.outcome_sensors import decayed_batches
@@ -167,15 +166,17 @@ def run_failure_alert(
     alerts.send(message, run_id=run.run_id)
 
 
-daily_data_schedule = ScheduleDefinition(
-    job=data_job,
-    cron_schedule="0 2 * * *",
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Daily: reload, validate and split the training table.",
+# Cron triggers, not ScheduleDefinitions: Dagster's scheduler could skip a tick that passed while
+# the instance database was down (catch_up.py).
+daily_data_schedule = catch_up_schedule(
+    "daily_data_schedule",
+    data_job,
+    "0 2 * * *",
+    "Daily: reload, validate and split the training table.",
 )
-weekly_training_schedule = ScheduleDefinition(
-    job=training_job,
-    cron_schedule="0 3 * * 1",
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Weekly: retrain, evaluate and run the promotion gate.",
+weekly_training_schedule = catch_up_schedule(
+    "weekly_training_schedule",
+    training_job,
+    "0 3 * * 1",
+    "Weekly: retrain, evaluate and run the promotion gate.",
 )

@@ -42,7 +42,7 @@ from churn_assets.ml.validation_rules import (
     numeric_rules,
     spec_rules,
 )
-from churn_assets.ml.validation_types import infer_types, on_uniques, strip_text
+from churn_assets.ml.validation_types import infer_types, on_uniques, strip_text, text_as_arrow
 
 __all__ = [
     "REASONS_COLUMN",
@@ -70,6 +70,7 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) 
     """
     _require_columns(raw, spec, require_target)
     check_names(raw, spec)
+    raw = text_as_arrow(raw)  # the rules run on Arrow text: faster, and the same results
     types = infer_types(raw, spec)
     if not types.numeric and not types.categorical:
         raise SchemaError(

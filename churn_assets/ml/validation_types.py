@@ -31,6 +31,26 @@ _SEPARATED = [  # (pattern, the spec setting that reads it)
 ]
 
 
+# Text held by Arrow (pandas 3's default `str` dtype; missing is NaN): encoded to and decoded from
+# Parquet without building a Python string per cell. Written to Parquet it reads back, without a
+# type mapper, as the object column of `str`/None it was before, so models see what they saw.
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def text_as_arrow(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns as Arrow-backed text (`TEXT`); a column mixing numbers and text (a CSV's
+    '12,5' beside 12.5) becomes the text of each value, as `str()` writes it. Other columns, and
+    columns already `TEXT`, are kept as they are (no copy of their data)."""
+    # By the numpy dtype: pandas' select_dtypes("object") also picks the Arrow `str` columns.
+    objects = [c for c, dtype in frame.dtypes.items() if dtype == np.dtype(object)]
+    if not objects:
+        return frame
+    frame = frame.copy(deep=False)
+    for col in objects:
+        frame[col] = frame[col].astype(TEXT)
+    return frame
+
+
 def on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """Apply `fn` to the distinct values only, then spread back; NaN stays NaN.
 

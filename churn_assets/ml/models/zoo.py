@@ -39,18 +39,20 @@ def default_search_space(family: str) -> dict[str, Any]:
     if family == "logistic_regression":
         return {"model__C": loguniform(1e-3, 1e2)}
     if family == "random_forest":
+        # scikit-learn's defaults (deep unpruned trees, leaves of 1, sqrt features) are in the
+        # space: on the BigML telecom table they beat every shallow, pruned forest (issue 12).
         return {
-            "model__n_estimators": randint(100, 251),
-            "model__max_depth": [6, 10, 16, None],
-            "model__min_samples_leaf": randint(2, 21),
-            "model__max_features": [0.3, 0.5, 0.8],
+            "model__n_estimators": [200, 300, 500],
+            "model__max_depth": [None, 24, 12, 8],
+            "model__min_samples_leaf": [1, 2, 4, 8, 16],
+            "model__max_features": ["sqrt", 0.2, 0.35, 0.5, 0.8],
         }
     if family == "gradient_boosting":
         return {
             "model__learning_rate": loguniform(0.02, 0.3),
             "model__max_iter": randint(50, 301),
             "model__max_leaf_nodes": randint(8, 64),
-            "model__min_samples_leaf": randint(10, 101),
+            "model__min_samples_leaf": randint(5, 101),  # the default, 20, inside
             "model__l2_regularization": loguniform(1e-4, 10.0),
         }
     return {
