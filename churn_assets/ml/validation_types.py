@@ -16,7 +16,7 @@ import pandas as pd
 
 from churn_assets.ml.sources import SPLIT_COLUMN
 from churn_assets.ml.spec import DatasetSpec, SourceSpec
-from churn_assets.ml.validation_base import ColumnTypes, SchemaError
+from churn_assets.ml.validation_base import PROVENANCE, ColumnTypes, SchemaError
 
 NUMERIC_SHARE = 0.95  # an undeclared text column is numeric when this share of values parses
 MAX_CATEGORIES_SHARE = 0.5  # undeclared text with more distinct values than this is an identifier
@@ -107,7 +107,7 @@ def infer_types(frame: pd.DataFrame, spec: DatasetSpec) -> ColumnTypes:
     Raises SchemaError naming declared columns missing from the table, and undeclared columns of
     numbers written with separators the spec does not set.
     """
-    reserved = {spec.target_column, spec.id_name, SPLIT_COLUMN, spec.date_column}
+    reserved = {spec.target_column, spec.id_name, SPLIT_COLUMN, PROVENANCE, spec.date_column}
     declared_num = list(spec.numeric_columns or [])
     declared_cat = list(spec.categorical_columns or [])
     missing = [c for c in [*declared_num, *declared_cat] if c not in frame.columns]
