@@ -15,6 +15,7 @@ import pandas as pd
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.ml.promotion.segment_gate import segment_rule
 from churn_assets.resources.promotion_outcome import PromotionOutcome
 from churn_assets.resources.registry_lock import registry_lock
 from churn_assets.resources.score_checks import check_scores, is_number
@@ -160,6 +161,7 @@ class ModelRegistry:
         threshold: float,
         gate: GateConfig,
         force: bool = False,
+        segments: pd.DataFrame | None = None,
     ) -> PromotionOutcome:
         """Score `version` and the champion on the same holdout and apply the gate.
 
@@ -176,7 +178,7 @@ class ModelRegistry:
         except (RegistryError, ValueError) as exc:
             return self._record(version, False, f"refused: {exc}", previous, False, {}, {})
         metrics = holdout_metrics(y_holdout, proba, threshold)
-        comparison, notes = None, {}
+        comparison, notes, champion_proba = None, {}, None
         if previous is not None and previous != version:
             try:
                 champion_proba = self.load(previous).predict_proba(X_holdout)[:, 1]
@@ -190,7 +192,8 @@ class ModelRegistry:
                 )
             except RegistryError as exc:
                 notes["champion_unloadable"] = str(exc)
-        decision = decide_promotion(metrics, gate, comparison)
+        by_segment = segment_rule(gate, y_holdout, proba, champion_proba, segments)
+        decision = decide_promotion(metrics, gate, comparison, by_segment)
         evidence = {**decision.evidence, **notes}
         promote, reason = decision.promote, decision.reason
         if notes:
