@@ -102,6 +102,7 @@ def _instrument() -> _Timers:
     timers.wrap(pio, "table_schema", "io: table_schema")
     timers.wrap(pio, "_serialize", "io: serialize (parquet encode + hash + schema)")
     timers.wrap(pio, "_deserialize", "io: parquet decode (read_parquet)")
+    timers.wrap(pio, "_arrow_text_frame", "io: parquet decode (read_parquet)")
     timers.wrap(pio, "write_atomic", "io: file write")
     timers.wrap(pio.ParquetUPathIOManager, "load_from_path", "io: load (file read + decode)")
     # The data version: Parquet encode + hash, whose bytes the IO manager then stores.

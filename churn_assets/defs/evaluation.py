@@ -4,6 +4,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
 from churn_assets.constants import OWNERS
+from churn_assets.defs.decisions import decision_metadata, log_decisions
 from churn_assets.defs.lineage import input_data_version, run_tags
 from churn_assets.defs.metadata import png, table_md
 from churn_assets.ml.evaluation import (
@@ -18,6 +19,7 @@ from churn_assets.ml.evaluation import (
     select_by_oof,
     selection_table,
 )
+from churn_assets.ml.evaluation.decisions import decision_report
 from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.models import FAMILIES
 from churn_assets.resources.git import GitResource
@@ -93,6 +95,7 @@ def model_evaluation(
     importance = feature_importance_table(models[best], sample, y_sample)
     threshold = candidates[best]["threshold"]
     plots = _plots(curves, best, threshold, models[best], sample, y_sample, importance)
+    decisions = decision_report(feature_spec, X_test, y_test, curves[best][1], threshold)
     data_version = input_data_version(context, "features")
     tags = run_tags(context, data_version, git.commit_sha())
     with mlflow_tracking.start_run("model_evaluation", tags) as run:
@@ -103,6 +106,7 @@ def model_evaluation(
         run.set_tag("best_family", best)
         for name, image in plots.items():
             run.log_png(image, f"plots/{name}.png")
+        log_decisions(run, decisions)
     context.log.info(
         f"best candidate: {best} (out-of-fold ROC AUC {cv[best]['cv_roc_auc_mean']:.4f}, "
         f"holdout {results[best]['roc_auc']:.4f})"
@@ -122,6 +126,7 @@ def model_evaluation(
         "data_version": data_version,
         "evaluation_run_id": run.run_id,
         "features": list(X_test.columns),
+        **decisions.record(),
     }
     return Output(
         record,
@@ -136,5 +141,6 @@ def model_evaluation(
             "mlflow_run_id": run.run_id,
             "holdout_rows": len(X_test),
             "metrics": MetadataValue.json(results),
+            **decision_metadata(decisions),
         },
     )

@@ -15,6 +15,7 @@ from dagster import (
 from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.settings import config_from, to_dataclass
+from churn_assets.ml.evaluation.segments import holdout_segments
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.ml.models.refit import refit_all_rows
 from churn_assets.ml.promotion import GateConfig, render_model_card
@@ -32,8 +33,14 @@ SAMPLE_ROWS = 500
 class GateSettings(
     config_from(
         GateConfig,
-        ["min_metrics", "max_auc_drop", "n_resamples", "random_state"],
-        limits={"max_auc_drop": {"ge": 0}, "n_resamples": {"ge": 1000}},
+        ["min_metrics", "max_auc_drop", "n_resamples", "random_state"]
+        + ["segment_rule", "segment_min_rows", "segment_max_auc_drop"],
+        limits={
+            "max_auc_drop": {"ge": 0},
+            "n_resamples": {"ge": 1000},
+            "segment_min_rows": {"ge": 1},
+            "segment_max_auc_drop": {"ge": 0},
+        },
     )
 ):
     """The promotion gate: absolute thresholds and the paired comparison with the champion."""
@@ -102,6 +109,7 @@ def _card(
             "labeled rows with the same parameters"
         ),
         selected_by=evaluation.get("selected_by", "holdout ROC AUC"),
+        sections=evaluation.get("card_sections"),
     )
 
 
@@ -152,7 +160,10 @@ def promoted_model(
         },
     )
     X_test, y_test = split_xy(features, fspec, "test")
-    outcome = registry.promote(version, X_test, y_test, candidate["threshold"], config.gate())
+    segments = holdout_segments(feature_spec, X_test)
+    outcome = registry.promote(
+        version, X_test, y_test, candidate["threshold"], config.gate(), segments=segments
+    )
     if outcome.metrics:
         intervals = bootstrap_metric_intervals(y_test, outcome.scores, candidate["threshold"])
         outcome.evidence["metric_intervals"] = {

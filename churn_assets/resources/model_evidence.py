@@ -7,19 +7,7 @@ training split only, named by the version's `evidence_model_uri` tag. A version 
 was fitted on the training split only and is its own evidence.
 """
 
-import numpy as np
-
 EVIDENCE_TAG = "evidence_model_uri"
-
-
-def check_scores(proba: np.ndarray) -> None:
-    """Raise ValueError unless the probabilities are finite, within [0, 1] and not constant."""
-    if not np.all(np.isfinite(proba)):
-        raise ValueError("the model returned non-finite probabilities")
-    if proba.min() < 0 or proba.max() > 1:
-        raise ValueError(f"probabilities out of [0, 1]: {proba.min():.3g}..{proba.max():.3g}")
-    if len(proba) > 1 and np.ptp(proba) == 0:
-        raise ValueError(f"the model gives every row the same probability {proba[0]:.3g}")
 
 
 def load_evidence_model(registry, version: str):

@@ -40,7 +40,10 @@ from churn_assets.defs import (
     training,
     validation,
 )
+from churn_assets.ml.evaluation.segments import label_frame
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
+from churn_assets.ml.promotion import GateConfig
+from churn_assets.ml.spec_decisions import SegmentSpec
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
@@ -374,3 +377,27 @@ def test_cli_lists_promotes_and_rolls_back_the_store_under_churn_home(
     assert main(["promote", "99"]) == 1
     assert "promote_model failed:" in capsys.readouterr().out
     assert reg.alias_version(CHAMPION) == first
+
+
+# -- the gate's segment rule -------------------------------------------------------------------
+
+LOOSE_GATE = {"min_metrics": {}, "max_auc_drop": 1.0}
+
+
+def test_the_segment_rule_refuses_only_when_on(home, pipelines):
+    reg, (X, y) = home.registry(), home.holdout()
+    segments = label_frame(X, [SegmentSpec(column="contract")])
+    good = version_with(home, pipelines, "good")
+    assert reg.promote(good, X, y, THRESHOLD, GateConfig(**LOOSE_GATE)).promoted
+    bad = version_with(home, pipelines, "bad")
+    on = GateConfig(**LOOSE_GATE, segment_rule=True, segment_min_rows=50, segment_max_auc_drop=0.05)
+    refused = reg.promote(bad, X, y, THRESHOLD, on, segments=segments)
+    assert not refused.promoted
+    assert "segment contract = Month-to-month" in refused.reason
+    evidence = refused.evidence["segments"]
+    assert evidence["passed"] is False and evidence["min_rows"] == 50
+    assert reg.alias_version(CHAMPION) == good
+    # the same challenger, the same segments, the rule off: the loosened gate lets it through
+    off = reg.promote(bad, X, y, THRESHOLD, GateConfig(**LOOSE_GATE), segments=segments)
+    assert off.promoted, off.reason
+    assert off.evidence["segments"] is None and reg.alias_version(CHAMPION) == bad
