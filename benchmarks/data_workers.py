@@ -94,6 +94,8 @@ def _instrument() -> _Timers:
     timers.wrap(validation_defs, "validate", "compute: validate")
     timers.wrap(features_defs, "build_features", "compute: build_features")
     timers.wrap(validation_defs, "quality_checks", "asset: quality_checks")
+    # The direct path pays this inside validate(); in Dagster raw_dataset pays it once.
+    timers.wrap(ingestion_defs, "text_as_arrow", "asset: text as Arrow (raw_dataset)")
     for module in (ingestion_defs, validation_defs):
         timers.wrap(module, "preview", "metadata: preview (markdown head)")
     for module in (validation_defs, features_defs):
@@ -102,6 +104,7 @@ def _instrument() -> _Timers:
     timers.wrap(pio, "table_schema", "io: table_schema")
     timers.wrap(pio, "_serialize", "io: serialize (parquet encode + hash + schema)")
     timers.wrap(pio, "_deserialize", "io: parquet decode (read_parquet)")
+    timers.wrap(pio, "_arrow_text_frame", "io: parquet decode (read_parquet)")
     timers.wrap(pio, "write_atomic", "io: file write")
     timers.wrap(pio.ParquetUPathIOManager, "load_from_path", "io: load (file read + decode)")
     # The data version: Parquet encode + hash, whose bytes the IO manager then stores.

@@ -13,6 +13,7 @@ from churn_assets.constants import OWNERS
 from churn_assets.defs.lineage import CODE_VERSION, input_data_version, run_tags
 from churn_assets.defs.metadata import png, table_md
 from churn_assets.ml.evaluation import choose_threshold, holdout_metrics, plot_confusion_matrix
+from churn_assets.ml.evaluation.profit import Economics
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
 from churn_assets.resources.git import GitResource
@@ -35,7 +36,11 @@ class TrainingConfig(Config):
     n_iter: int = Field(8, ge=1, description="Randomized-search trials.")
     cv_folds: int = Field(5, ge=2, description="Stratified folds of the cross-validation.")
     random_state: int = Field(42, description="Seed of folds, search and estimators.")
-    threshold_objective: str = Field("f1", description="'f1' or 'cost'.")
+    threshold_objective: str = Field(
+        "auto",
+        description="'f1', 'cost' or 'profit'; 'auto' is 'profit' when the dataset spec has "
+        "`economics`, else 'f1'.",
+    )
     cost_false_negative: float = Field(5.0, gt=0, description="Cost of missing a churner.")
     cost_false_positive: float = Field(1.0, gt=0, description="Cost of a retention offer.")
 
@@ -74,12 +79,17 @@ def train_and_log(
         n_iter=config.n_iter, cv_folds=config.cv_folds, random_state=config.random_state
     )
     result = train_family(family, build_preprocessor(fspec), X_train, y_train, budget)
+    economics = Economics.from_record(feature_spec.get("economics"))
+    objective = config.threshold_objective
+    if objective == "auto":
+        objective = "profit" if economics is not None else "f1"
     threshold, rationale = choose_threshold(
         y_train,
         result.oof_proba,
-        objective=config.threshold_objective,
+        objective=objective,
         cost_false_negative=config.cost_false_negative,
         cost_false_positive=config.cost_false_positive,
+        economics=economics,
     )
     proba = result.pipeline.predict_proba(X_test)[:, 1]
     test_metrics = holdout_metrics(y_test, proba, threshold)
@@ -110,6 +120,7 @@ def train_and_log(
         "features": fspec.inputs,
         "data_version": data_version,
         "train_rows": len(X_train),
+        "random_state": config.random_state,
         "fit_seconds": result.fit_seconds,
         "warnings": result.warnings,
     }

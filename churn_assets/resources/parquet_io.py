@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManager,
@@ -28,12 +29,17 @@ from dagster import (
 from dagster_aws.s3 import S3Resource
 from upath import UPath
 
+from churn_assets.ml.validation_types import TEXT
 from churn_assets.resources.storage import is_local, local_path, s3_path, uri, write_atomic
 
 SUFFIXES = ("parquet", "json")
 # Input metadata (`AssetIn(metadata={SCHEMA_ONLY: True})`): load a stored table as an empty frame
 # with its columns and dtypes, for a step that reads only the column types.
 SCHEMA_ONLY = "schema_only"
+# Input metadata (`AssetIn(metadata={ARROW_TEXT: True})`): text columns load as Arrow-backed
+# strings (`TEXT`) instead of a Python object per cell; for the data assets, whose steps take
+# both. Inputs without it load text as object columns of str/None, as models were trained on.
+ARROW_TEXT = "arrow_text"
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -107,6 +113,11 @@ def _deserialize(payload: bytes, suffix: str) -> Any:
     return json.loads(payload)
 
 
+def _arrow_text_frame(payload: bytes) -> pd.DataFrame:
+    mapping = {pa.string(): TEXT, pa.large_string(): TEXT}
+    return pq.read_table(pa.BufferReader(payload)).to_pandas(types_mapper=mapping.get)
+
+
 def _suffixed(path: UPath, suffix: str) -> UPath:
     return path.with_name(f"{path.name}.{suffix}")
 
@@ -151,7 +162,10 @@ class ParquetUPathIOManager(UPathIOManager):
                 if suffix == "parquet" and (context.definition_metadata or {}).get(SCHEMA_ONLY):
                     with candidate.open("rb") as handle:  # the footer only, no row decoded
                         return pq.read_schema(handle).empty_table().to_pandas()
-                return _deserialize(candidate.read_bytes(), suffix)
+                payload = candidate.read_bytes()
+                if suffix == "parquet" and (context.definition_metadata or {}).get(ARROW_TEXT):
+                    return _arrow_text_frame(payload)
+                return _deserialize(payload, suffix)
         name = context.asset_key.to_user_string() if context.has_asset_key else context.name
         raise FileNotFoundError(
             f"no stored value for {name} at {uri(path)}.parquet or .json; materialize it first"

@@ -234,3 +234,35 @@ def test_schema_only_input_is_the_stored_columns_and_dtypes_without_rows(io_mana
     expected = customers().dtypes
     assert len(seen["frame"]) == 0
     pd.testing.assert_series_equal(seen["frame"].dtypes, expected)
+
+
+def test_arrow_text_input_loads_text_as_arrow_and_plain_inputs_as_str_or_none(io_manager):
+    from dagster import AssetIn
+
+    from churn_assets.ml.validation_types import TEXT, text_as_arrow
+    from churn_assets.resources.parquet_io import ARROW_TEXT
+
+    @asset
+    def customers() -> pd.DataFrame:
+        return text_as_arrow(FRAME.assign(plan=["a", None, "b"]))
+
+    seen = {}
+
+    @asset(ins={"customers": AssetIn(metadata={ARROW_TEXT: True})})
+    def arrow_reader(customers: pd.DataFrame) -> dict:
+        seen["arrow"] = customers
+        return {"rows": len(customers)}
+
+    @asset
+    def plain_reader(customers: pd.DataFrame) -> dict:
+        seen["plain"] = customers
+        return {"rows": len(customers)}
+
+    resources = {"io_manager": io_manager}
+    assert materialize([customers, arrow_reader, plain_reader], resources=resources).success
+    arrow, plain = seen["arrow"], seen["plain"]
+    assert arrow["plan"].dtype == TEXT and arrow["customer_id"].dtype == TEXT
+    assert plain["plan"].dtype == object and plain["plan"].tolist() == ["a", None, "b"]
+    assert arrow["tenure"].dtype == plain["tenure"].dtype == FRAME["tenure"].dtype
+    for col in FRAME.columns:
+        assert [None if pd.isna(v) else v for v in arrow[col]] == plain[col].tolist()
