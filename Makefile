@@ -49,8 +49,12 @@ mlflow-ui: install
 demo-drift: install
 	$(BIN)/python scripts/demo_drift.py
 
+# Two workers: half the suite waits on servers (MLflow, Postgres, the webserver), so it overlaps
+# well on two cores; --dist loadfile keeps each module's fixtures in one worker.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: install
 	$(BIN)/ruff check .
