@@ -94,6 +94,8 @@ def score_batch(
     )
     if len(explain):
         # By position: the output is numbered 0..n-1 whatever the batch's index is.
-        rows = batch[inputs].iloc[explain.to_numpy()]
-        out.loc[explain, REASONS] = top_reasons(model, rows, baseline, k=top_k).to_numpy()
+        positions = explain.to_numpy()
+        rows = batch[inputs].iloc[positions]
+        reasons = top_reasons(model, rows, baseline, k=top_k, proba=proba[positions])
+        out.loc[explain, REASONS] = reasons.to_numpy()
     return ScoredBatch(frame=out, rows_in=len(batch))

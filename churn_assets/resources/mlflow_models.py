@@ -26,10 +26,19 @@ SKOPS_TRUSTED_TYPES = [
 def model_requirements() -> list[str]:
     """Pinned requirements of a logged model, listed rather than inferred: MLflow's inference
     imports the model in a subprocess on every log, seconds per model."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    packages = ["mlflow", "scikit-learn", "xgboost", "skops", "pandas", "numpy", "scipy"]
-    return [f"{name}=={version(name)}" for name in packages]
+    def pinned(*names: str) -> str:  # the first of these distributions that is installed
+        for name in names:
+            try:
+                return f"{name}=={version(name)}"
+            except PackageNotFoundError:
+                continue
+        raise PackageNotFoundError(f"none of {', '.join(names)} is installed")
+
+    # xgboost-cpu (Linux, Windows) and xgboost (macOS) provide the same `xgboost` module.
+    packages = [("mlflow",), ("scikit-learn",), ("xgboost-cpu", "xgboost"), ("skops",)]
+    return [pinned(*names) for names in [*packages, ("pandas",), ("numpy",), ("scipy",)]]
 
 
 def log_pipeline(pipeline, X: pd.DataFrame, name: str = "model"):

@@ -258,6 +258,25 @@ def test_reference_round_trips_through_parquet(tmp_path) -> None:
     assert _by(compute_drift(reference, cur_df), "numeric")["k"].test == "chi2"
 
 
+def test_stored_reference_is_read_in_place_and_a_reordered_frame_still_loads() -> None:
+    rng = np.random.default_rng(7)
+    ref_df = _frame(rng, 600)
+    reference = build_reference(ref_df, ["x0", "x1"], ["c0", "c1"])
+    stored = reference.to_frame()
+    restored = DriftReference.from_frame(stored)
+    # as stored: the sorted values are a view of the stored column, not a sorted copy
+    assert np.shares_memory(restored.columns["x0"].values, stored["value"].to_numpy())
+    shuffled = stored.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    again = DriftReference.from_frame(shuffled)
+    assert set(again.columns) == set(reference.columns)
+    for name, ref in reference.columns.items():
+        back = again.columns[name]
+        assert (back.kind, back.n_missing, back.counts) == (ref.kind, ref.n_missing, ref.counts)
+        if ref.values is not None:
+            np.testing.assert_array_equal(back.values, ref.values)
+            np.testing.assert_array_equal(np.sort(back.psi_edges), ref.psi_edges)
+
+
 # (j) outputs: JSON, frame, HTML, PNG
 
 

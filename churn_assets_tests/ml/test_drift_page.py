@@ -51,3 +51,35 @@ def test_page_lists_every_result_and_escapes_names():
 def test_g3_leaves_missing_and_infinite_cells_empty():
     assert g3(None) == "" and g3(float("nan")) == "" and g3(float("inf")) == ""
     assert g3(0.012345) == "0.0123"
+
+
+def test_sorted_quantile_is_numpys_quantile():
+    from churn_assets.ml.drift.stats import sorted_quantile
+
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 3, 999, 1000, 4321):
+        values = np.sort(rng.normal(0, 1e3, n))
+        for q in (0.0, 0.005, 0.5, 0.995, 1.0, *rng.random(5)):
+            assert sorted_quantile(values, q) == np.quantile(values, q)
+
+
+def test_chart_bins_count_unsorted_current_values_as_sorted_ones_did():
+    from churn_assets.ml.drift.charts import bin_counts
+
+    rng = np.random.default_rng(5)
+    ref = np.sort(rng.integers(0, 50, 5000).astype(float))
+    cur = rng.integers(-5, 60, 4000).astype(float)  # values on the edges and outside them
+    edges = np.linspace(3.0, 45.0, 31)
+    sorted_cur = np.sort(cur)
+
+    def by_searchsorted(values):
+        counts = np.diff(np.searchsorted(values, edges, side="left"))
+        counts[-1] += np.searchsorted(values, edges[-1], side="right") - np.searchsorted(
+            values, edges[-1]
+        )
+        return counts
+
+    got_ref, got_cur = bin_counts(ref, cur, edges)
+    np.testing.assert_array_equal(got_ref, by_searchsorted(ref))
+    np.testing.assert_array_equal(got_cur, by_searchsorted(sorted_cur))
+    assert got_cur[-1] > 0 and got_cur.sum() < len(cur)

@@ -79,9 +79,10 @@ def plot_top_drifted(
 def draw(ax: Axes, ref: ColumnReference, series: pd.Series, result: ColumnDrift | None) -> None:
     """Draw reference vs current of one column on `ax`, titled with its drift result."""
     if ref.values is not None:
-        cur = numeric_values(series, ref.column, "current")
-        few = max(ds.n_distinct_sorted(ref.values, 12), ds.n_distinct_sorted(cur, 12)) <= 12
+        cur = finite_values(series, ref.column)  # unsorted: a sort per chart costs more than it
+        few = ds.n_distinct_sorted(ref.values, 12) <= 12 and len(pd.unique(cur)) <= 12
         if few:  # a histogram of a few distinct numbers is mostly empty bins: draw bars
+            cur.sort()  # few distinct values: cheap
             _draw_categorical(ax, ds.sorted_value_counts(ref.values), ds.sorted_value_counts(cur))
         else:
             _draw_numeric(ax, ref.values, cur)
@@ -97,23 +98,45 @@ def draw(ax: Axes, ref: ColumnReference, series: pd.Series, result: ColumnDrift 
     ax.tick_params(labelsize=7)
 
 
+def finite_values(series: pd.Series, column: str) -> np.ndarray:
+    """The finite float64 values of a numeric column, in their order; raises ValueError naming
+    the column when it is not numeric (as `numeric_values` does)."""
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        numeric_values(series, column, "current")  # raises the error that names the column
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values[np.isfinite(values)]
+
+
+def bin_counts(ref_sorted: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> list[np.ndarray]:
+    """Counts per bin [e_i, e_i+1), the last bin closed, of the sorted reference values and
+    the (unsorted) current values; values outside the edges are not counted."""
+    hi = edges[-1]
+    ref_counts = np.diff(np.searchsorted(ref_sorted, edges, side="left"))
+    ref_counts[-1] += np.searchsorted(ref_sorted, hi, side="right") - np.searchsorted(
+        ref_sorted, hi
+    )
+    return [ref_counts, np.histogram(cur, bins=edges)[0]]
+
+
 def _draw_numeric(ax: Axes, ref: np.ndarray, cur: np.ndarray) -> None:
+    """Overlaid densities of the sorted reference values `ref` and the current values `cur`."""
     if ref.size == 0 or cur.size == 0:
         ax.text(0.5, 0.5, "no values on one side", ha="center", va="center")
         return
     # Common bins over the central 99% of both samples, so one outlier cannot squash the chart.
-    lo = min(np.quantile(ref, 0.005), np.quantile(cur, 0.005))
-    hi = max(np.quantile(ref, 0.995), np.quantile(cur, 0.995))
+    lo = min(ds.sorted_quantile(ref, 0.005), np.quantile(cur, 0.005))
+    hi = max(ds.sorted_quantile(ref, 0.995), np.quantile(cur, 0.995))
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, HIST_BINS + 1)
     width = edges[1] - edges[0]
-    for values, label, color in (
-        (ref, "reference", REFERENCE_COLOR),
-        (cur, "current", CURRENT_COLOR),
+    for values, counts, label, color in zip(
+        (ref, cur),
+        bin_counts(ref, cur, edges),
+        ("reference", "current"),
+        (REFERENCE_COLOR, CURRENT_COLOR),
+        strict=True,
     ):
-        counts = np.diff(np.searchsorted(values, edges, side="left"))
-        counts[-1] += np.searchsorted(values, hi, side="right") - np.searchsorted(values, hi)
         density = counts / (values.size * width)
         ax.stairs(density, edges, fill=True, alpha=0.45, color=color, label=label)
     ax.set_ylabel("density", fontsize=8)

@@ -80,40 +80,69 @@ def reference_from_frame(frame: pd.DataFrame) -> DriftReference:
     field_codes = field_cat.codes.to_numpy()
     code_of = {str(name): i for i, name in enumerate(field_cat.categories)}
     kinds = frame["kind"]
-    keys = frame["key"].to_numpy()
+    key_cat = frame["key"].astype("category").cat
+    key_codes = key_cat.codes.to_numpy()
+    key_names = np.append(np.asarray(key_cat.categories, dtype=object), "nan")  # -1: no key
     values = frame["value"].to_numpy(dtype=np.float64)
     column_cat = frame["column"].astype("category").cat
     column_codes = column_cat.codes.to_numpy()
-    order = np.argsort(column_codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(column_codes[order])) + 1
-    groups = {
-        str(column_cat.categories[column_codes[rows[0]]]): rows
-        for rows in np.split(order, bounds)
-        if rows.size
-    }
     columns: dict[str, ColumnReference] = {}
-    # Keep the stored column order: by first row of each column.
-    for name, rows in sorted(groups.items(), key=lambda item: item[1][0]):
-        kind = str(kinds.iloc[rows[0]])
+    empty = np.zeros(0, dtype=np.intp)
+    for rows in _column_rows(column_codes):
+        first = rows.start if isinstance(rows, slice) else int(rows[0])
+        name = str(column_cat.categories[column_codes[first]])
+        kind = str(kinds.iloc[first])
         if kind not in REFERENCE_KINDS:
             raise ValueError(f"column {name!r} has unknown kind {kind!r} in the reference frame")
         f = field_codes[rows]
-        empty = rows[:0]
-        of = {field: rows[f == code] for field, code in code_of.items()}
+        of = {field: _pick(rows, f == code) for field, code in code_of.items()}
         n_missing = int(values[of.get("n_missing", empty)].sum())
         if kind in ("numeric", "prediction"):
             columns[name] = ColumnReference(
                 column=name,
                 kind=kind,
                 n_missing=n_missing,
-                values=np.sort(values[of.get("value", empty)]),
+                values=_as_stored(values[of.get("value", empty)]),
                 std=float(values[of["std"]][0]),
                 psi_edges=values[of.get("psi_edge", empty)],
             )
         else:
             count_rows = of.get("count", empty)
-            counts = {
-                str(k): int(v) for k, v in zip(keys[count_rows], values[count_rows], strict=True)
-            }
+            keys = key_names[key_codes[count_rows]]
+            counts = {str(k): int(v) for k, v in zip(keys, values[count_rows], strict=True)}
             columns[name] = ColumnReference(name, kind, n_missing, counts=counts)
     return DriftReference(columns)
+
+
+def _as_stored(values: np.ndarray) -> np.ndarray:
+    """The stored values, which `reference_to_frame` wrote sorted: checked in one pass (a frame
+    written some other way is sorted here) instead of sorted again on every load."""
+    if values.size > 1 and bool((values[1:] < values[:-1]).any()):
+        return np.sort(values)
+    return values
+
+
+def _column_rows(column_codes: np.ndarray) -> list[slice | np.ndarray]:
+    """The row positions of each stored column, in stored order (by first row): slices when each
+    column is one contiguous run, as `reference_to_frame` writes it, so the values are read in
+    place; index arrays for a frame in another order."""
+    n = column_codes.size
+    if n == 0:
+        return []
+    starts = np.concatenate([[0], np.flatnonzero(column_codes[1:] != column_codes[:-1]) + 1])
+    if np.unique(column_codes[starts]).size == starts.size:
+        ends = np.append(starts[1:], n)
+        return [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    order = np.argsort(column_codes, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(column_codes[order])) + 1)
+    return sorted((rows for rows in groups if rows.size), key=lambda rows: rows[0])
+
+
+def _pick(rows: slice | np.ndarray, mask: np.ndarray) -> slice | np.ndarray:
+    """The positions of `rows` where `mask` holds; a slice (a view, no copy) when contiguous."""
+    hit = np.flatnonzero(mask)
+    if not isinstance(rows, slice):
+        return rows[hit]
+    if hit.size and hit[-1] - hit[0] + 1 == hit.size:
+        return slice(rows.start + int(hit[0]), rows.start + int(hit[-1]) + 1)
+    return rows.start + hit

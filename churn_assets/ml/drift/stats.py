@@ -38,6 +38,17 @@ def sorted_finite(values: np.ndarray | pd.Series) -> np.ndarray:
     return arr
 
 
+def sorted_quantile(sorted_values: np.ndarray, q: float) -> float:
+    """`np.quantile(sorted_values, q)` (linear method) of a sorted, non-empty array, read from
+    the two neighbouring values instead of partitioning the whole array again."""
+    n = sorted_values.size
+    virtual = (n - 1) * q  # numpy's virtual index for the linear method
+    lo = min(int(np.floor(virtual)), n - 1)
+    hi = min(lo + 1, n - 1)
+    pair = np.array([sorted_values[lo], sorted_values[hi]], dtype=np.float64)
+    return float(np.quantile(pair, virtual - lo))  # numpy's own interpolation, same rounding
+
+
 def quantile_edges(sorted_values: np.ndarray, n_bins: int) -> np.ndarray:
     """Return the distinct inner quantile edges that cut `sorted_values` into `n_bins` bins.
 
