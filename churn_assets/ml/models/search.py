@@ -12,7 +12,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import below
-from sklearn.model_selection import HalvingRandomSearchCV, StratifiedKFold
+from sklearn.model_selection import HalvingRandomSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -53,8 +53,9 @@ def train_family(
 
     `HalvingRandomSearchCV` draws `budget.n_iter` seeded candidates, scores them on ROC AUC over
     `StratifiedKFold(budget.cv_folds, shuffle=True, random_state=budget.random_state)` on a few
-    rows, and keeps the best third on three times the rows, up to `budget.plan(rows).search_rows`.
-    The best candidate of the last rung is then fitted on the same folds of all training rows
+    rows, and keeps the best third on three times the rows, up to `budget.plan(rows).search_rows`
+    (a larger table is searched on a seeded stratified sample of that many rows). The best
+    candidate of the last rung is then fitted on the same folds of all training rows
     (out-of-fold probabilities and every metric of `SCORING`, per fold) and refitted on all
     training rows. The same inputs and seed give the same result.
 
@@ -92,7 +93,6 @@ def train_family(
         n_candidates=budget.n_iter,
         factor=budget.factor,
         resource="n_samples",
-        max_resources=plan.search_rows,
         min_resources="exhaust",
         scoring=REFIT_METRIC,
         refit=False,
@@ -101,20 +101,28 @@ def train_family(
         random_state=budget.random_state,
         error_score="raise",
     )
+    # A table larger than the search sample: the search sees only the sample (workers get small
+    # copies), and the full-size fold fits and refit run one at a time in this process, each on
+    # `n_jobs` threads, instead of `n_jobs` processes each holding a copy of the table.
+    large = plan.search_rows < plan.rows
+    X_search, y_search = _sample(X, y, plan.search_rows, budget.random_state)
     limits = threadpool_limits(budget.threads) if budget.threads else nullcontext()
+    threads = max(budget.threads or 1, budget.n_jobs)
     started = time.perf_counter()
     with limits, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        search.fit(X, y)
+        search.fit(X_search, y_search)
         searched = time.perf_counter()
         best = {k: plain(v) for k, v in search.best_params_.items()}
         oof_estimator = search_estimator(family, final, budget.search_trees)
-        oof_estimator.set_params(**best, **fixed)
-        oof, per_fold, oof_trees = out_of_fold(oof_estimator, X, y, folds, budget.n_jobs)
+        oof_estimator.set_params(**best, **fixed, **_n_jobs(family, threads if large else 1))
+        with threadpool_limits(threads) if large and budget.threads else nullcontext():
+            oof, per_fold, oof_trees = out_of_fold(
+                oof_estimator, X, y, folds, 1 if large else budget.n_jobs
+            )
         predicted = time.perf_counter()
-        pipeline = clone(final).set_params(**best, **fixed, **_n_jobs(family, budget.n_jobs))
-        refit_threads = max(budget.threads, budget.n_jobs) if budget.threads else None
-        with threadpool_limits(refit_threads) if refit_threads else nullcontext():
+        pipeline = clone(final).set_params(**best, **fixed, **_n_jobs(family, threads))
+        with threadpool_limits(threads) if budget.threads else nullcontext():
             pipeline = _refit(family, pipeline, X, y, budget.random_state)
     finished = time.perf_counter()
 
@@ -148,6 +156,14 @@ def train_family(
     )
 
 
+def _sample(X: pd.DataFrame, y: pd.Series, rows: int, seed: int):
+    """A seeded stratified sample of `rows` rows (all of them when there are no more)."""
+    if rows >= len(X):
+        return X, y
+    X_s, _, y_s, _ = train_test_split(X, y, train_size=rows, stratify=y, random_state=seed)
+    return X_s.reset_index(drop=True), y_s.reset_index(drop=True)
+
+
 def _refit_settings(
     family: str, budget: SearchBudget, max_samples: float | None, space: dict[str, Any]
 ) -> dict[str, Any]:
@@ -159,7 +175,8 @@ def _refit_settings(
 
 
 def _n_jobs(family: str, n_jobs: int) -> dict[str, Any]:
-    """The single refit uses the cores the parallel fold fits used (set back to 1 after)."""
+    """Threads of a fit that runs alone (the refit; large tables' fold fits); the refitted
+    model is set back to 1 after fitting."""
     return {"model__n_jobs": n_jobs} if family in ("random_forest", "xgboost") else {}
 
 
