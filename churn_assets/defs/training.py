@@ -33,7 +33,7 @@ REPORTED_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy"
 class TrainingConfig(Config):
     """Search budget and threshold objective of one family's training (see `SearchBudget`)."""
 
-    n_iter: int = Field(12, ge=1, description="Candidates in the first rung of the halving search.")
+    n_iter: int = Field(9, ge=1, description="Candidates in the first rung of the halving search.")
     cv_folds: int = Field(3, ge=2, description="Stratified folds of the cross-validation.")
     random_state: int = Field(42, description="Seed of folds, search and estimators.")
     factor: int = Field(3, ge=2, description="Each rung keeps 1/factor of the candidates.")

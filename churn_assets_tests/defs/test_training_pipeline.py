@@ -417,7 +417,7 @@ def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, b
     per_family = {key: metadata(result, key)["holdout_roc_auc"] for key in TRAINED}
     for key in TRAINED:  # the defaults reached the assets by configuration alone
         [tracked] = store.runs(dagster_run_id=result.run_id, dagster_asset_key=key)
-        assert tracked.data.params["n_iter"] == "12" and tracked.data.params["cv_folds"] == "3"
+        assert tracked.data.params["n_iter"] == "9" and tracked.data.params["cv_folds"] == "3"
     X_test, y_test = store.split("test")
     assert len(X_test) == 667  # the publisher's 20% file
     registry_ = store.registry()

@@ -85,7 +85,7 @@ class SearchBudget:
     up to 50 times slower; one thread per fit avoids that. None leaves the libraries' defaults.
     """
 
-    n_iter: int = 12
+    n_iter: int = 9
     cv_folds: int = 3
     random_state: int = 42
     n_jobs: int = 1

@@ -23,7 +23,7 @@ from xgboost import XGBClassifier
 FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting", "xgboost")
 # Boosters: at most this many rounds; early stopping after this many without improvement on an
 # inner validation split of this share of the rows.
-MAX_BOOSTING_ROUNDS = 1000
+MAX_BOOSTING_ROUNDS = 500
 EARLY_STOPPING_ROUNDS = 10
 VALIDATION_FRACTION = 0.1
 
