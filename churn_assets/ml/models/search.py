@@ -107,7 +107,9 @@ def train_family(
     large = plan.search_rows < plan.rows
     X_search, y_search = _sample(X, y, plan.search_rows, budget.random_state)
     limits = threadpool_limits(budget.threads) if budget.threads else nullcontext()
-    threads = max(budget.threads or 1, budget.n_jobs)
+    # Threads for a fit that runs alone; on a small table one (OpenMP threads busy-wait on a
+    # loaded machine and the fit is short).
+    threads = max(budget.threads or 1, budget.n_jobs) if large else (budget.threads or 1)
     started = time.perf_counter()
     with limits, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -115,8 +117,8 @@ def train_family(
         searched = time.perf_counter()
         best = {k: plain(v) for k, v in search.best_params_.items()}
         oof_estimator = search_estimator(family, final, budget.search_trees)
-        oof_estimator.set_params(**best, **fixed, **_n_jobs(family, threads if large else 1))
-        with threadpool_limits(threads) if large and budget.threads else nullcontext():
+        oof_estimator.set_params(**best, **fixed, **_n_jobs(family, threads))
+        with threadpool_limits(threads) if budget.threads else nullcontext():
             oof, per_fold, oof_trees = out_of_fold(
                 oof_estimator, X, y, folds, 1 if large else budget.n_jobs
             )
