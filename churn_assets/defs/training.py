@@ -137,7 +137,9 @@ def train_and_log(
         run.log_params({k.removeprefix("model__"): v for k, v in result.best_params.items()})
         run.log_params({"family": family, **_budget_params(budget, len(X_train))})
         run.log_metrics(result.cv_metrics)
-        run.log_metrics(_timings(result))
+        # Seconds are tags, not metrics: the same data, config and seed give the same metrics.
+        for key, seconds in _timings(result).items():
+            run.set_tag(key, round(seconds, 2))
         run.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
         run.log_table(result.trials, "search/trials.json")
         run.log_table(result.rungs, "search/rungs.json")

@@ -272,7 +272,7 @@ def test_each_family_run_is_tracked_with_lineage_and_a_skops_model(lineage, tmp_
         )
         assert rungs["columns"][:4] == ["rung", "n_resources", "candidates", "fit_seconds"]
         assert [r[2] for r in rungs["data"]] == [2]  # two candidates, one rung
-        assert metrics["search_seconds"] > 0 and metrics["refit_seconds"] > 0
+        assert float(tags["search_seconds"]) > 0 and float(tags["refit_seconds"]) > 0
 
         info = mlflow.models.get_model_info(meta["model_uri"])
         assert info.flavors["sklearn"]["serialization_format"] == "skops"
