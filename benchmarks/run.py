@@ -16,6 +16,7 @@ from benchmarks import (
     data_assets,
     drift,
     first_run,
+    quality,
     scale,
     scoring,
     serving,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "scoring": scoring.main,
     "bootstrap": bootstrap.main,
     "serving": serving.main,
+    "quality": quality.main,
     "first_run": first_run.run,
     "scale": scale.run,
 }

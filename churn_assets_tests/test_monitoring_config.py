@@ -30,6 +30,7 @@ REQUIRED_ALERTS = {
     "ChurnDataQualityLow",
     "ChurnChampionAucLow",
     "ChurnNoSuccessfulScoring",
+    "ChurnRealizedAucDecayed",
 }
 _CHURN_METRIC = re.compile(r"\bchurn_[A-Za-z0-9_:]*")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
@@ -123,13 +124,14 @@ def test_alerts_are_complete_and_use_pushed_metrics():
         assert churn_metrics_in(rules[name]["expr"]), f"{name} uses no churn_* metric"
 
 
-def test_drift_alert_has_firing_and_quiet_unit_tests():
+@pytest.mark.parametrize("alert", ["ChurnDatasetDriftDetected", "ChurnRealizedAucDecayed"])
+def test_drift_and_decay_alerts_have_firing_and_quiet_unit_tests(alert):
     tests = load_yaml(PROMETHEUS_DIR / "alerts_test.yml")["tests"]
     drift_cases = [
         case
         for test in tests
         for case in test.get("alert_rule_test", [])
-        if case["alertname"] == "ChurnDatasetDriftDetected"
+        if case["alertname"] == alert
     ]
     assert any(case.get("exp_alerts") for case in drift_cases), "no firing case"
     assert any(not case.get("exp_alerts") for case in drift_cases), "no quiet case"

@@ -56,11 +56,7 @@ def smoke_payload(
 def _restore(registry: ModelRegistry, previous: str | None, version: str, why: str) -> str:
     """Move `champion` back to what serves after the rollback; returns what was done."""
     try:
-        if previous is not None:
-            registry.restore_champion(previous, why)
-            return f"champion alias restored to v{previous}"
-        before, after = registry.rollback()
-        return f"nothing was pinned before; champion alias rolled back from v{before} to v{after}"
+        return registry.restore_champion(previous, version, why)
     except RegistryError as exc:
         return f"champion alias left at v{version}: {exc}"
 

@@ -8,6 +8,7 @@ import pandas as pd
 from dagster import DataVersion, MetadataValue, Output
 
 from churn_assets.ml.versions import content_version
+from churn_assets.resources.parquet_io import versioned_bytes
 
 
 def preview(frame: pd.DataFrame, rows: int = 5) -> MetadataValue:
@@ -26,7 +27,11 @@ def versioned(value: Any, metadata: dict[str, Any], **output: Any) -> Output:
     new content marks every downstream asset stale in the UI. `output` goes to Output
     (e.g. `output_name` in a multi-asset).
     """
-    version = DataVersion(content_version(value))
+    if isinstance(value, pd.DataFrame):
+        # The IO manager stores these same bytes: one Parquet encoding per table, not two.
+        version = DataVersion(versioned_bytes(value)[0])
+    else:
+        version = DataVersion(content_version(value))
     return Output(value, data_version=version, metadata=metadata, **output)
 
 

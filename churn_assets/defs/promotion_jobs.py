@@ -13,6 +13,7 @@ from pydantic import Field
 
 from churn_assets.constants import OPERATION_TAG
 from churn_assets.defs.registry import GateSettings
+from churn_assets.ml.evaluation.segments import holdout_segments
 from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import RegistryError
@@ -49,7 +50,13 @@ def promote_version(
     threshold = float(tags.get("threshold", 0.5))
     X_test, y_test = split_xy(features, FeatureSpec.from_dict(spec), "test")
     outcome = registry.promote(
-        config.version, X_test, y_test, threshold, config.gate(), force=config.force
+        config.version,
+        X_test,
+        y_test,
+        threshold,
+        config.gate(),
+        force=config.force,
+        segments=holdout_segments(spec, X_test),
     )
     context.log.info(f"v{config.version}: {outcome.reason}")
     if not outcome.promoted:

@@ -7,12 +7,10 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterRunStatus,
-    DefaultScheduleStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
     RunStatusSensorContext,
-    ScheduleDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -21,8 +19,10 @@ from dagster import (
     sensor,
 )
 
+from churn_assets.defs.catch_up import catch_up_schedule
 from churn_assets.defs.jobs import data_job, monitoring_job, training_job
 from churn_assets.defs.monitoring.batches import batches
+from churn_assets.defs.monitoring.outcome_sensors import decayed_batches
 from churn_assets.resources.alerts import AlertWebhook
 from churn_assets.resources.landing import LandingResource
 from churn_assets.resources.metrics import MetricsResource
@@ -73,13 +73,14 @@ def _known(context: SensorEvaluationContext, name: str) -> bool:
     job=training_job,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Retrain when a drift report finds dataset drift, at most once per cooldown.",
+    description="Retrain on dataset drift or realized AUC decay, at most once per cooldown.",
 )
 def drift_retraining_sensor(context: SensorEvaluationContext, retraining: RetrainingPolicy):
-    """Reads new `drift_report` materializations after the cursor's event id. Dataset drift
-    requests `training_job` (which passes the same checks and promotion gate) unless a retrain
-    was requested within the policy's cooldown. Cursor: JSON
-    {"event_id": last seen, "last_trigger": unix time}."""
+    """Reads new `drift_report` and `realized_performance` materializations after the cursor's
+    event ids. Dataset drift or a decayed realized AUC requests `training_job` (which passes the
+    same checks and promotion gate) unless a retrain was requested within the policy's
+    cooldown; `churn/trigger` says which. Cursor: JSON {"event_id": last drift report seen,
+    "realized_event_id": last realized performance seen, "last_trigger": unix time}."""
     state = json.loads(context.cursor) if context.cursor else {"event_id": 0, "last_trigger": 0}
     # Page from the cursor's event id: reading the first 100 records again would never reach
     # reports after the hundredth.
@@ -88,45 +89,49 @@ def drift_retraining_sensor(context: SensorEvaluationContext, retraining: Retrai
         limit=100,
         ascending=True,
     ).records
-    if not fresh:
+    seen_realized = state.get("realized_event_id", 0)
+    state["realized_event_id"], decays = decayed_batches(context.instance, seen_realized)
+    if not fresh and state["realized_event_id"] == seen_realized:
         return SkipReason("no new drift reports")
-    state["event_id"] = max(r.storage_id for r in fresh)
-    drifted = [
-        r
+    state["event_id"] = max([state["event_id"], *(r.storage_id for r in fresh)])
+    triggers = [
+        (r.storage_id, "drift", _drift_reason(r))
         for r in fresh
         if r.asset_materialization
         and r.asset_materialization.metadata.get("dataset_drift")
         and r.asset_materialization.metadata["dataset_drift"].value
-    ]
-    if not drifted:
+    ] + [(storage_id, "realized_performance", reason) for storage_id, reason in decays]
+    if not triggers:
         return SensorResult(
-            skip_reason="new drift reports, none with dataset drift", cursor=json.dumps(state)
+            skip_reason="new reports, none with dataset drift or realized AUC decay",
+            cursor=json.dumps(state),
         )
     now = time.time()
     since = now - state["last_trigger"]
     if since < retraining.cooldown_seconds:
         return SensorResult(
-            skip_reason=f"dataset drift found, but retraining ran {since / 3600:.1f} h ago "
+            skip_reason=f"{triggers[-1][2]}, but retraining ran {since / 3600:.1f} h ago "
             f"(cooldown {retraining.cooldown_hours} h)",
             cursor=json.dumps(state),
         )
-    latest = drifted[-1]
-    md = latest.asset_materialization.metadata
-    batch = md["batch"].value if "batch" in md else latest.partition_key
-    share = md["drift_share"].value
+    storage_id, trigger, reason = max(triggers)
     state["last_trigger"] = now
+    prefix = "drift" if trigger == "drift" else "realized"
     return SensorResult(
         run_requests=[
             RunRequest(
-                run_key=f"drift-retrain-{latest.storage_id}",
-                tags={
-                    "churn/trigger": "drift",
-                    "churn/reason": f"dataset drift in batch {batch}: share {share:.2f}",
-                },
+                run_key=f"{prefix}-retrain-{storage_id}",
+                tags={"churn/trigger": trigger, "churn/reason": reason[:1000]},
             )
         ],
         cursor=json.dumps(state),
     )
+
+
+def _drift_reason(record) -> str:
+    md = record.asset_materialization.metadata
+    batch = md["batch"].value if "batch" in md else record.partition_key
+    return f"dataset drift in batch {batch}: share {md['drift_share'].value:.2f}"
 
 
 def _record_run(context, metrics: MetricsResource, status: str) -> None:
@@ -161,15 +166,17 @@ def run_failure_alert(
     alerts.send(message, run_id=run.run_id)
 
 
-daily_data_schedule = ScheduleDefinition(
-    job=data_job,
-    cron_schedule="0 2 * * *",
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Daily: reload, validate and split the training table.",
+# Cron triggers, not ScheduleDefinitions: Dagster's scheduler could skip a tick that passed while
+# the instance database was down (catch_up.py).
+daily_data_schedule = catch_up_schedule(
+    "daily_data_schedule",
+    data_job,
+    "0 2 * * *",
+    "Daily: reload, validate and split the training table.",
 )
-weekly_training_schedule = ScheduleDefinition(
-    job=training_job,
-    cron_schedule="0 3 * * 1",
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Weekly: retrain, evaluate and run the promotion gate.",
+weekly_training_schedule = catch_up_schedule(
+    "weekly_training_schedule",
+    training_job,
+    "0 3 * * 1",
+    "Weekly: retrain, evaluate and run the promotion gate.",
 )

@@ -14,6 +14,7 @@ from churn_assets.constants import OWNERS
 from churn_assets.defs.lineage import CODE_VERSION, input_data_version, run_tags
 from churn_assets.defs.metadata import png, table_md
 from churn_assets.ml.evaluation import choose_threshold, holdout_metrics, plot_confusion_matrix
+from churn_assets.ml.evaluation.profit import Economics
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
 from churn_assets.resources.git import GitResource
@@ -48,7 +49,11 @@ class TrainingConfig(Config):
     n_jobs: int = Field(
         0, ge=0, description="Parallel fits; 0 = every CPU this process may use (cgroup-aware)."
     )
-    threshold_objective: str = Field("f1", description="'f1' or 'cost'.")
+    threshold_objective: str = Field(
+        "auto",
+        description="'f1', 'cost' or 'profit'; 'auto' is 'profit' when the dataset spec has "
+        "`economics`, else 'f1'.",
+    )
     cost_false_negative: float = Field(5.0, gt=0, description="Cost of missing a churner.")
     cost_false_positive: float = Field(1.0, gt=0, description="Cost of a retention offer.")
 
@@ -118,12 +123,17 @@ def train_and_log(
     data_version = input_data_version(context, "features")
     budget = config.budget()
     result = train_family(family, build_preprocessor(fspec), X_train, y_train, budget)
+    economics = Economics.from_record(feature_spec.get("economics"))
+    objective = config.threshold_objective
+    if objective == "auto":
+        objective = "profit" if economics is not None else "f1"
     threshold, rationale = choose_threshold(
         y_train,
         result.oof_proba,
-        objective=config.threshold_objective,
+        objective=objective,
         cost_false_negative=config.cost_false_negative,
         cost_false_positive=config.cost_false_positive,
+        economics=economics,
     )
     proba = result.pipeline.predict_proba(X_test)[:, 1]
     test_metrics = holdout_metrics(y_test, proba, threshold)
@@ -158,6 +168,7 @@ def train_and_log(
         "features": fspec.inputs,
         "data_version": data_version,
         "train_rows": len(X_train),
+        "random_state": config.random_state,
         "fit_seconds": result.fit_seconds,
         "trees": result.trees,
         "warnings": result.warnings,

@@ -5,7 +5,7 @@ read once; each is `blocking`, so a failure stops the features and everything af
 """
 
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, multi_asset
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, multi_asset
 
 from churn_assets.defs.checks import (
     CHECKS,  # noqa: F401 - read here by tests
@@ -20,6 +20,7 @@ from churn_assets.defs.metadata import preview, push_metrics, table_md, versione
 from churn_assets.ml.validation import ROW_COLUMN, ValidationResult, validate
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
+from churn_assets.resources.parquet_io import ARROW_TEXT
 
 
 @multi_asset(
@@ -32,6 +33,7 @@ from churn_assets.resources.metrics import MetricsResource
     ),
     check_specs=blocking_specs("validated_dataset"),
     can_subset=True,  # `--select "*promoted_model"` needs validated_dataset without quarantine
+    ins={"raw_dataset": AssetIn(metadata={ARROW_TEXT: True})},  # text as stored: Arrow
 )
 def validate_dataset(
     context: AssetExecutionContext,

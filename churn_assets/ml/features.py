@@ -22,7 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from churn_assets.ml.sources import SPLIT_COLUMN
 from churn_assets.ml.spec import DatasetSpec
 from churn_assets.ml.validation import TARGET, ColumnTypes
-from churn_assets.ml.validation_base import SPLIT  # "train" | "test" in the features table
+from churn_assets.ml.validation_base import PROVENANCE, SPLIT  # SPLIT: "train" | "test"
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,7 @@ def build_features(
     """The features table: id, the raw model inputs, the 0/1 target and the split column."""
     split = split_rows(valid, spec)
     columns = [id_name, *features.inputs, TARGET]
+    columns += [PROVENANCE] if PROVENANCE in valid.columns else []  # outcome rows say so
     table = valid[columns].copy()
     table[SPLIT] = split.to_numpy()
     return table

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from churn_assets.ml.spec_decisions import (
+    EconomicsSpec,
+    SegmentSpec,
+    check_segment_columns,
+    parse_segments,
+)
 
 PACKAGED_SPECS = Path(__file__).resolve().parent.parent / "datasets"
 DEFAULT_SPEC = "synthetic"
@@ -171,6 +178,14 @@ class DatasetSpec(_Strict):
     sum_features: dict[str, list[str]] = Field(
         default_factory=dict, description="Engineered feature name -> numeric columns to add up."
     )
+    segments: tuple[SegmentSpec, ...] = Field(
+        (), description="Columns to report quality by: [contract, {column: tenure, bins: [12]}]."
+    )
+    economics: EconomicsSpec | None = Field(
+        None, description="Retention economics; the threshold then maximises expected profit."
+    )
+
+    _segments_shorthand = field_validator("segments", mode="before")(parse_segments)
 
     @model_validator(mode="after")
     def _columns_do_not_collide(self) -> DatasetSpec:
@@ -184,6 +199,7 @@ class DatasetSpec(_Strict):
         for col in (self.target_column, self.id_column):
             if col and col in self.drop_columns:
                 raise ValueError(f"column '{col}' is the id or target and cannot be dropped")
+        check_segment_columns(self.segments, self.target_column, self.id_column, self.drop_columns)
         return self
 
     @property

@@ -24,6 +24,7 @@ from churn_assets.ml.labels import target_rules
 from churn_assets.ml.sources import SPLIT_COLUMN
 from churn_assets.ml.spec import DatasetSpec
 from churn_assets.ml.validation_base import (
+    PROVENANCE,
     REASONS_COLUMN,
     ROW_COLUMN,
     TARGET,
@@ -41,7 +42,7 @@ from churn_assets.ml.validation_rules import (
     numeric_rules,
     spec_rules,
 )
-from churn_assets.ml.validation_types import infer_types, on_uniques, strip_text
+from churn_assets.ml.validation_types import infer_types, on_uniques, strip_text, text_as_arrow
 
 __all__ = [
     "REASONS_COLUMN",
@@ -69,6 +70,7 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) 
     """
     _require_columns(raw, spec, require_target)
     check_names(raw, spec)
+    raw = text_as_arrow(raw)  # the rules run on Arrow text: faster, and the same results
     types = infer_types(raw, spec)
     if not types.numeric and not types.categorical:
         raise SchemaError(
@@ -92,8 +94,9 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) 
     if spec.date_column:
         out[spec.date_column], date_problem = date_rule(raw, spec.date_column)
         problems.append(date_problem)
-    if SPLIT_COLUMN in raw.columns:
-        out[SPLIT_COLUMN] = raw[SPLIT_COLUMN].to_numpy()
+    for carried in (SPLIT_COLUMN, PROVENANCE):  # carried along, never features
+        if carried in raw.columns:
+            out[carried] = raw[carried].to_numpy()
     out[ROW_COLUMN] = np.arange(len(raw))
     return _assemble(raw, out, problems, types, invalid_values, duplicates)
 
@@ -164,7 +167,7 @@ def _assemble(
 
 def typed_columns(valid: pd.DataFrame, spec: DatasetSpec) -> ColumnTypes:
     """The feature columns of an already validated table, read from its dtypes."""
-    reserved = {spec.id_name, TARGET, ROW_COLUMN, SPLIT_COLUMN, spec.date_column}
+    reserved = {spec.id_name, TARGET, ROW_COLUMN, SPLIT_COLUMN, PROVENANCE, spec.date_column}
     types = ColumnTypes(numeric=[], categorical=[])
     for col in valid.columns:
         if col in reserved:

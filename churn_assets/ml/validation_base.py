@@ -13,6 +13,7 @@ ROW_COLUMN = "_source_row"  # the raw row number, on both kept and quarantined r
 REASONS_COLUMN = "_reasons"  # why a quarantined row was quarantined
 SPLIT = "split"  # "train" | "test" in the features table
 DEFAULT_ID = "row_id"  # the id column when the source has none (row numbers)
+PROVENANCE = "_provenance"  # where a training row came from: "source" or "batch <file>"
 
 
 class SchemaError(ValueError):

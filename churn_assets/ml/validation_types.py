@@ -16,7 +16,7 @@ import pandas as pd
 
 from churn_assets.ml.sources import SPLIT_COLUMN
 from churn_assets.ml.spec import DatasetSpec, SourceSpec
-from churn_assets.ml.validation_base import ColumnTypes, SchemaError
+from churn_assets.ml.validation_base import PROVENANCE, ColumnTypes, SchemaError
 
 NUMERIC_SHARE = 0.95  # an undeclared text column is numeric when this share of values parses
 MAX_CATEGORIES_SHARE = 0.5  # undeclared text with more distinct values than this is an identifier
@@ -29,6 +29,26 @@ _SEPARATED = [  # (pattern, the spec setting that reads it)
     ),
     (re.compile(r"^[+-]?\d*,\d+$"), "source.decimal: ','"),
 ]
+
+
+# Text held by Arrow (pandas 3's default `str` dtype; missing is NaN): encoded to and decoded from
+# Parquet without building a Python string per cell. Written to Parquet it reads back, without a
+# type mapper, as the object column of `str`/None it was before, so models see what they saw.
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def text_as_arrow(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns as Arrow-backed text (`TEXT`); a column mixing numbers and text (a CSV's
+    '12,5' beside 12.5) becomes the text of each value, as `str()` writes it. Other columns, and
+    columns already `TEXT`, are kept as they are (no copy of their data)."""
+    # By the numpy dtype: pandas' select_dtypes("object") also picks the Arrow `str` columns.
+    objects = [c for c, dtype in frame.dtypes.items() if dtype == np.dtype(object)]
+    if not objects:
+        return frame
+    frame = frame.copy(deep=False)
+    for col in objects:
+        frame[col] = frame[col].astype(TEXT)
+    return frame
 
 
 def on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -87,7 +107,7 @@ def infer_types(frame: pd.DataFrame, spec: DatasetSpec) -> ColumnTypes:
     Raises SchemaError naming declared columns missing from the table, and undeclared columns of
     numbers written with separators the spec does not set.
     """
-    reserved = {spec.target_column, spec.id_name, SPLIT_COLUMN, spec.date_column}
+    reserved = {spec.target_column, spec.id_name, SPLIT_COLUMN, PROVENANCE, spec.date_column}
     declared_num = list(spec.numeric_columns or [])
     declared_cat = list(spec.categorical_columns or [])
     missing = [c for c in [*declared_num, *declared_cat] if c not in frame.columns]

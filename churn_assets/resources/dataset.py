@@ -14,6 +14,7 @@ from churn_assets.ml.sources import (
 )
 from churn_assets.ml.spec import DatasetSpec, SourceSpec, load_spec
 from churn_assets.ml.synthetic import generate_synthetic
+from churn_assets.resources.outcome_files import OutcomeRows
 from churn_assets.resources.sources import fetch_bytes, read_sql, redact
 
 
@@ -29,6 +30,9 @@ class DatasetResource(ConfigurableResource):
     n_rows: int | None = Field(None, description="Override the synthetic generator's row count.")
     s3: S3Resource | None = Field(
         None, description="Client for s3:// sources; None means S3Resource() from the AWS env."
+    )
+    outcome_rows: OutcomeRows | None = Field(
+        None, description="Scored batches with outcomes to add to the source; None: source only."
     )
 
     def load_spec(self) -> DatasetSpec:

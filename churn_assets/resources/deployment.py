@@ -15,6 +15,7 @@ from churn_assets.resources.landing import LocalLanding, S3Landing
 from churn_assets.resources.local_server import LocalModelServer
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
+from churn_assets.resources.outcome_files import DEFAULT_WINDOW_DAYS, OutcomeRows
 from churn_assets.resources.parquet_io import LocalParquetIOManager, S3ParquetIOManager
 from churn_assets.resources.reports import LocalReports, S3Reports
 from churn_assets.resources.retraining import DEFAULT_COOLDOWN_HOURS, RetrainingPolicy
@@ -54,22 +55,23 @@ def _sensor_resources() -> dict:
 def build_resources(deployment: Deployment | None = None) -> dict:
     """The resources of a deployment, keyed as the assets and sensors expect them."""
     deployment = deployment or get_deployment()
-    dataset = DatasetResource(spec=os.environ.get("CHURN_DATASET_SPEC", "synthetic"))
+    spec = os.environ.get("CHURN_DATASET_SPEC", "synthetic")
     git = GitResource(sha=os.environ.get("CHURN_GIT_SHA") or None)  # images carry no .git
     if deployment == "local":
         home = local_data_dir()
+        landing = LocalLanding(folder=os.environ.get("CHURN_LANDING_DIR", str(home / "landing")))
+        outcomes = LocalLanding(folder=os.environ.get("CHURN_OUTCOMES_DIR", str(home / "outcomes")))
         return {
             **_sensor_resources(),
             "io_manager": LocalParquetIOManager(base_dir=str(home / "assets")),
-            "dataset": dataset,
+            "dataset": DatasetResource(spec=spec, outcome_rows=_outcome_rows(landing, outcomes)),
             "git": git,
             "mlflow_tracking": MlflowResource(
                 tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db"),
                 artifact_location=str(home / "mlartifacts"),
             ),
-            "landing": LocalLanding(
-                folder=os.environ.get("CHURN_LANDING_DIR", str(home / "landing"))
-            ),
+            "landing": landing,
+            "outcomes_landing": outcomes,
             "reports": LocalReports(folder=str(home / "reports")),
             # deployed_model's target: the `make serve` process, pinned to the champion.
             "model_server": LocalModelServer(
@@ -93,16 +95,19 @@ def build_resources(deployment: Deployment | None = None) -> dict:
     pushgateway = os.getenv("CHURN_PUSHGATEWAY_URL")  # runs are short-lived pods: push, not scrape
     s3 = S3Resource(endpoint_url=endpoint)
     bucket = EnvVar("CHURN_S3_BUCKET")
+    landing = S3Landing(s3=s3, bucket=bucket, prefix="landing")
+    outcomes = S3Landing(s3=s3, bucket=bucket, prefix="outcomes")
     return {
         **_sensor_resources(),
         "io_manager": S3ParquetIOManager(s3=s3, bucket=bucket, prefix=prefix),
-        "landing": S3Landing(s3=s3, bucket=bucket, prefix="landing"),
+        "landing": landing,
+        "outcomes_landing": outcomes,
         "reports": S3Reports(s3=s3, bucket=bucket, prefix="reports"),
         "metrics": MetricsResource(
             pushgateway_url=EnvVar("CHURN_PUSHGATEWAY_URL") if pushgateway else None,
             deployment="production",
         ),
-        "dataset": DatasetResource(spec=dataset.spec, s3=s3),
+        "dataset": DatasetResource(spec=spec, s3=s3, outcome_rows=_outcome_rows(landing, outcomes)),
         "git": git,
         # deployed_model's target: the model server Deployment (deploy/k8s/model-server.yaml).
         "model_server": KubernetesModelServer(
@@ -117,6 +122,19 @@ def build_resources(deployment: Deployment | None = None) -> dict:
             artifact_location=os.environ.get("CHURN_MLFLOW_ARTIFACTS") or None,
         ),
     }
+
+
+def _outcome_rows(landing, outcomes) -> OutcomeRows:
+    """Retraining learns from scored batches with outcomes; CHURN_OUTCOMES_WINDOW_DAYS (default
+    180, `all` for no limit) says how far back outcomes count."""
+    window = os.environ.get("CHURN_OUTCOMES_WINDOW_DAYS", str(DEFAULT_WINDOW_DAYS)).strip()
+    try:
+        days = None if window.lower() == "all" else float(window)
+    except ValueError:
+        raise ValueError(
+            f"CHURN_OUTCOMES_WINDOW_DAYS must be a number of days or 'all', got '{window}'"
+        ) from None
+    return OutcomeRows(landing=landing, outcomes_landing=outcomes, window_days=days)
 
 
 def build_executor(deployment: Deployment | None = None):

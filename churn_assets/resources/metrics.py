@@ -73,6 +73,11 @@ METRICS: dict[str, str] = {
     "churn_prediction_rows": "Rows scored by the champion in a batch.",
     "churn_prediction_mean_score": "Mean predicted churn probability of a batch.",
     "churn_prediction_last_success_timestamp_seconds": "Unix time a batch was scored successfully.",
+    "churn_realized_metric": "Metric of a batch on its arrived outcomes (label metric).",
+    "churn_realized_outcome_share": "Share (0 to 1) of a scored batch with an outcome so far.",
+    "churn_realized_auc_gap": "Holdout ROC AUC minus realized ROC AUC of a batch.",
+    "churn_realized_decayed": "1 when the batch's realized AUC decayed beyond the margin.",
+    "churn_realized_last_timestamp_seconds": "Unix time realized performance was computed.",
 }
 
 METRIC_NAMES: frozenset[str] = frozenset(METRICS)
@@ -229,6 +234,25 @@ class MetricsResource(ConfigurableResource):
         self._gauge(
             registry, "churn_prediction_last_success_timestamp_seconds", labels, time.time()
         )
+        return self._push(registry, labels)
+
+    def record_realized(
+        self,
+        batch: str,
+        share: float,
+        metrics: Mapping[str, float],
+        gap: float | None,
+        decayed: bool,
+    ) -> MetricsPush:
+        """Realized performance of `batch`: outcome share, metrics, AUC gap (None: undecided)."""
+        labels, registry = {"batch": batch}, CollectorRegistry()
+        gauge = self._family(registry, "churn_realized_metric", [*labels, "metric"])
+        for metric, value in sorted(metrics.items()):
+            gauge.labels(**self._all_labels(labels), metric=metric).set(_number(value, metric))
+        one = {"outcome_share": share, "decayed": int(decayed), "auc_gap": gap}
+        for name, value in {**one, "last_timestamp_seconds": time.time()}.items():
+            if value is not None:  # no gap before the rule can compare
+                self._gauge(registry, f"churn_realized_{name}", labels, value)
         return self._push(registry, labels)
 
     # -- helpers -------------------------------------------------------------------------------

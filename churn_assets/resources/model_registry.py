@@ -10,14 +10,16 @@ import json
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
+from churn_assets.ml.promotion.segment_gate import segment_rule
+from churn_assets.resources.model_evidence import load_evidence_model
 from churn_assets.resources.promotion_outcome import PromotionOutcome
 from churn_assets.resources.registry_lock import registry_lock
+from churn_assets.resources.score_checks import check_scores, is_number
 
 log = logging.getLogger(__name__)
 HISTORY_TAG = "champion_history"
@@ -100,7 +102,7 @@ class ModelRegistry:
         metrics = {
             k.removeprefix("holdout_"): float(v)
             for k, v in tags.items()
-            if k.startswith("holdout_") and _is_number(v)
+            if k.startswith("holdout_") and is_number(v)
         }
         if not metrics and found.run_id:
             run_metrics = self.client.get_run(found.run_id).data.metrics
@@ -160,26 +162,30 @@ class ModelRegistry:
         threshold: float,
         gate: GateConfig,
         force: bool = False,
+        segments: pd.DataFrame | None = None,
     ) -> PromotionOutcome:
         """Score `version` and the champion on the same holdout and apply the gate.
 
-        The challenger must load and give in-range, non-constant probabilities, else it is
-        refused whatever `force` says. A champion that no longer loads is reported and the
-        challenger is judged on the thresholds alone. `force` skips the gate and is recorded.
+        Each is scored by its evidence model (`load_evidence_model`), never by a model refitted
+        on the holdout rows. The registered challenger and its evidence model must load and give
+        in-range, non-constant probabilities, else it is refused whatever `force` says. A
+        champion that no longer loads is reported and the challenger is judged on the
+        thresholds alone. `force` skips the gate and is recorded.
         """
         self.client.set_registered_model_alias(self.name, CHALLENGER, version)
         previous = self.alias_version(CHAMPION)
         try:
-            challenger = self.load(version)
-            proba = challenger.predict_proba(X_holdout)[:, 1]
+            check_scores(self.load(version).predict_proba(X_holdout)[:, 1])  # what would serve
+            proba = load_evidence_model(self, version).predict_proba(X_holdout)[:, 1]
             check_scores(proba)
         except (RegistryError, ValueError) as exc:
             return self._record(version, False, f"refused: {exc}", previous, False, {}, {})
         metrics = holdout_metrics(y_holdout, proba, threshold)
-        comparison, notes = None, {}
+        comparison, notes, champion_proba = None, {}, None
         if previous is not None and previous != version:
             try:
-                champion_proba = self.load(previous).predict_proba(X_holdout)[:, 1]
+                champion_model = load_evidence_model(self, previous)
+                champion_proba = champion_model.predict_proba(X_holdout)[:, 1]
                 comparison = bootstrap_auc_difference(
                     y_holdout,
                     proba,
@@ -190,7 +196,8 @@ class ModelRegistry:
                 )
             except RegistryError as exc:
                 notes["champion_unloadable"] = str(exc)
-        decision = decide_promotion(metrics, gate, comparison)
+        by_segment = segment_rule(gate, y_holdout, proba, champion_proba, segments)
+        decision = decide_promotion(metrics, gate, comparison, by_segment)
         evidence = {**decision.evidence, **notes}
         promote, reason = decision.promote, decision.reason
         if notes:
@@ -265,36 +272,29 @@ class ModelRegistry:
             columns=["version", "aliases", "family", "decision", "roc_auc"],
         )
 
-    def restore_champion(self, version: str, reason: str) -> str | None:
-        """Point `champion` back at `version` (the version that serves after a failed
-        deployment was rolled back); the version it moves from is tagged with `reason`.
-        Returns the version `champion` pointed at before (None when there was none)."""
-        current = self.alias_version(CHAMPION)
-        if current == version:
-            return current
-        history = [v for v in self.history() if v != current]
-        if not history or history[-1] != version:
-            history.append(version)
-        self._move_champion(version, history)
-        if current is not None:
-            self.tag_version(current, {"deployment_failed": reason[:4000]})
-            self.tag_version(version, {"rolled_back_from": current})
-        return current
+    def restore_champion(self, version: str | None, failed: str, reason: str) -> str:
+        """After `failed` failed its deployment, point `champion` back at `version` (what the
+        server serves after its rollback) or, when None, at the previous champion that loads.
 
-
-def check_scores(proba: np.ndarray) -> None:
-    """Raise ValueError unless the probabilities are finite, within [0, 1] and not constant."""
-    if not np.all(np.isfinite(proba)):
-        raise ValueError("the model returned non-finite probabilities")
-    if proba.min() < 0 or proba.max() > 1:
-        raise ValueError(f"probabilities out of [0, 1]: {proba.min():.3g}..{proba.max():.3g}")
-    if len(proba) > 1 and np.ptp(proba) == 0:
-        raise ValueError(f"the model gives every row the same probability {proba[0]:.3g}")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except (TypeError, ValueError):
-        return False
-    return True
+        Under the registry lock, like every champion move, and only while `champion` is still
+        `failed`: a promotion that moved the alias meanwhile is kept (the next `deployed_model`
+        deploys it). `failed` is tagged `deployment_failed` either way. Returns what was done,
+        in words; raises RegistryError when there is nothing earlier to go back to.
+        """
+        with registry_lock(self.client, self.name):
+            self.tag_version(failed, {"deployment_failed": reason[:4000]})
+            current = self.alias_version(CHAMPION)
+            if current != failed:
+                return (
+                    f"champion alias left at v{current}: it moved from v{failed} while the "
+                    "deployment ran (that move is kept)"
+                )
+            if version is None:
+                before, after = self._rollback()
+                return f"champion alias rolled back from v{before} to v{after}"
+            history = [v for v in self.history() if v != failed]
+            if not history or history[-1] != version:
+                history.append(version)
+            self._move_champion(version, history)
+            self.tag_version(version, {"rolled_back_from": failed})
+            return f"champion alias restored to v{version}"

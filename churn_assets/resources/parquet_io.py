@@ -10,9 +10,12 @@ sees what was stored. JSON-able dicts are stored as JSON beside them. Nothing is
 import hashlib
 import io
 import json
+import weakref
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManager,
     InputContext,
@@ -26,15 +29,47 @@ from dagster import (
 from dagster_aws.s3 import S3Resource
 from upath import UPath
 
+from churn_assets.ml.validation_types import TEXT
 from churn_assets.resources.storage import is_local, local_path, s3_path, uri, write_atomic
 
 SUFFIXES = ("parquet", "json")
+# Input metadata (`AssetIn(metadata={SCHEMA_ONLY: True})`): load a stored table as an empty frame
+# with its columns and dtypes, for a step that reads only the column types.
+SCHEMA_ONLY = "schema_only"
+# Input metadata (`AssetIn(metadata={ARROW_TEXT: True})`): text columns load as Arrow-backed
+# strings (`TEXT`) instead of a Python object per cell; for the data assets, whose steps take
+# both. Inputs without it load text as object columns of str/None, as models were trained on.
+ARROW_TEXT = "arrow_text"
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
+
+
+# Parquet bytes encoded for a frame's data version, kept until the IO manager stores that same
+# frame object, so a 1M-row table is encoded once per materialization instead of twice. Keyed by
+# id with a weak reference (an id can be reused after the frame is gone); an entry is taken once.
+_ENCODED: dict[int, tuple[weakref.ref, bytes]] = {}
+
+
+def versioned_bytes(frame: pd.DataFrame) -> tuple[str, bytes]:
+    """(content hash, Parquet bytes) of `frame`; the bytes are kept for `dump_to_path` of the
+    same frame object (the Output it becomes), and dropped when the frame is."""
+    payload = parquet_bytes(frame)
+    key = id(frame)
+    _ENCODED[key] = (weakref.ref(frame), payload)
+    weakref.finalize(frame, _ENCODED.pop, key, None)
+    return _hash(payload), payload
+
+
+def _encoded(frame: pd.DataFrame) -> bytes:
+    """The bytes `versioned_bytes` kept for this very frame object, else a fresh encoding."""
+    kept = _ENCODED.pop(id(frame), None)
+    if kept is not None and kept[0]() is frame:
+        return kept[1]
+    return parquet_bytes(frame)
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -57,7 +92,7 @@ def table_schema(frame: pd.DataFrame) -> TableSchema:
 
 def _serialize(obj: Any) -> tuple[bytes, str, dict[str, Any]]:
     if isinstance(obj, pd.DataFrame):
-        payload = parquet_bytes(obj)
+        payload = _encoded(obj)
         metadata = {
             "dagster/row_count": MetadataValue.int(len(obj)),
             "dagster/column_schema": MetadataValue.table_schema(table_schema(obj)),
@@ -76,6 +111,11 @@ def _deserialize(payload: bytes, suffix: str) -> Any:
     if suffix == "parquet":
         return pd.read_parquet(io.BytesIO(payload))
     return json.loads(payload)
+
+
+def _arrow_text_frame(payload: bytes) -> pd.DataFrame:
+    mapping = {pa.string(): TEXT, pa.large_string(): TEXT}
+    return pq.read_table(pa.BufferReader(payload)).to_pandas(types_mapper=mapping.get)
 
 
 def _suffixed(path: UPath, suffix: str) -> UPath:
@@ -119,7 +159,13 @@ class ParquetUPathIOManager(UPathIOManager):
         for suffix in SUFFIXES:
             candidate = _suffixed(path, suffix)
             if candidate.exists():
-                return _deserialize(candidate.read_bytes(), suffix)
+                if suffix == "parquet" and (context.definition_metadata or {}).get(SCHEMA_ONLY):
+                    with candidate.open("rb") as handle:  # the footer only, no row decoded
+                        return pq.read_schema(handle).empty_table().to_pandas()
+                payload = candidate.read_bytes()
+                if suffix == "parquet" and (context.definition_metadata or {}).get(ARROW_TEXT):
+                    return _arrow_text_frame(payload)
+                return _deserialize(payload, suffix)
         name = context.asset_key.to_user_string() if context.has_asset_key else context.name
         raise FileNotFoundError(
             f"no stored value for {name} at {uri(path)}.parquet or .json; materialize it first"

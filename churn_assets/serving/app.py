@@ -71,6 +71,7 @@ def build_api(state: ServingState) -> FastAPI:
         await state.start()
         yield
         await state.stop()
+        state.metrics.worker_exit()
 
     api = FastAPI(title="churn model server", lifespan=lifespan)
 

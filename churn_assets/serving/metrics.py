@@ -4,8 +4,11 @@ With `--workers N` every worker is its own process, so one in-memory registry pe
 show 1/N of the traffic on each scrape. `churn-assets serve` therefore sets
 `PROMETHEUS_MULTIPROC_DIR` (a fresh temporary folder) before the workers start: prometheus_client
 writes each worker's values there and `/metrics` sums them (prometheus_client's multiprocess
-mode; gauges take the most recent worker's value). Without that variable (tests, one in-process
-app) the metrics live in a registry of the app's own.
+mode). Counters and histograms are summed; `churn_server_model_version` has one series per live
+worker (`pid` label), so a worker still on an old version shows; `churn_server_model_loaded` is
+the minimum over live workers. A worker that stops cleanly removes its live gauges
+(`mark_process_dead`). Without that variable (tests, one in-process app) the metrics live in a
+registry of the app's own.
 """
 
 from __future__ import annotations
@@ -77,15 +80,16 @@ class ServerMetrics:
         )
         self.model_loaded = Gauge(
             "churn_server_model_loaded",
-            "1 when a model is loaded and served.",
+            "1 when every live worker has a model loaded.",
             registry=r,
-            multiprocess_mode="mostrecent",
+            multiprocess_mode="livemin",
         )
+        # One series per live worker (label `pid`): a worker that missed a reload shows.
         self.model_version = Gauge(
             "churn_server_model_version",
-            "The registry version being served.",
+            "The registry version being served, per worker process.",
             registry=r,
-            multiprocess_mode="mostrecent",
+            multiprocess_mode="liveall",
         )
         self.threshold = Gauge(
             "churn_server_model_threshold",
@@ -109,6 +113,13 @@ class ServerMetrics:
         except ValueError:  # a non-numeric version is still served; the gauge cannot say it
             self.model_version.set(-1)
         self.threshold.set(threshold)
+
+    def worker_exit(self) -> None:
+        """Drop this worker's live gauges from the multiprocess files (on clean shutdown)."""
+        if multiprocess():
+            from prometheus_client import multiprocess as mp
+
+            mp.mark_process_dead(os.getpid())
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text: every worker's values in multiprocess mode, else this app's."""

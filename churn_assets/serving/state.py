@@ -2,10 +2,10 @@
 
 A reload runs in a thread (loading takes seconds) and the new model is swapped in with one
 assignment on the event loop, so every request is scored by exactly one model. With several
-workers a `POST /reload` reaches one of them: it reloads and touches a file in the server's
-runtime folder (`CHURN_SERVER_RUNTIME_DIR`, set by `churn-assets serve`), which the other
-workers watch every second and follow. Each worker also polls the alias every
-`CHURN_MODEL_POLL_SECONDS`, which also covers replicas in other pods.
+workers a `POST /reload` reaches one of them: it reloads and writes a new token into the file
+`reload-requested` of the server's runtime folder (`CHURN_SERVER_RUNTIME_DIR`, set by
+`churn-assets serve`), which the other workers read every second and follow. Each worker also
+polls the alias every `CHURN_MODEL_POLL_SECONDS`, which also covers replicas in other pods.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class ServingState:
         self._tasks: list[asyncio.Task] = []
         runtime = os.environ.get("CHURN_SERVER_RUNTIME_DIR")
         self.nudge = Path(runtime) / "reload-requested" if runtime else None
+        self._seen_nudge: str | None = None
 
     async def start(self) -> None:
         self.batcher.start()
@@ -108,20 +109,29 @@ class ServingState:
             return False
         return True
 
+    def _nudge_text(self) -> str | None:
+        try:
+            return self.nudge.read_text() if self.nudge is not None else None
+        except OSError:  # not written yet
+            return None
+
     def tell_other_workers(self) -> None:
-        if self.nudge is not None:
-            self.nudge.touch()
-            self._seen_nudge = self.nudge.stat().st_mtime_ns
+        """Write a new token into the nudge file (atomically); the other workers follow."""
+        if self.nudge is None:
+            return
+        token = f"{os.getpid()} {time.time_ns()}"
+        partial = self.nudge.with_name(f".{self.nudge.name}.{os.getpid()}")
+        partial.write_text(token)
+        os.replace(partial, self.nudge)
+        self._seen_nudge = token
 
     def _nudged(self) -> bool:
-        if self.nudge is None or not self.nudge.exists():
+        """True once for every nudge written since this worker last looked."""
+        text = self._nudge_text()
+        if text is None or text == self._seen_nudge:
             return False
-        stamp = self.nudge.stat().st_mtime_ns
-        if stamp != getattr(self, "_seen_nudge", None):
-            first = not hasattr(self, "_seen_nudge")
-            self._seen_nudge = stamp
-            return not first  # a nudge older than this worker is not for it
-        return False
+        self._seen_nudge = text
+        return True
 
     async def poll_once(self) -> bool:
         """Reload when the alias moved (or nothing is loaded yet); True when it reloaded."""
@@ -138,7 +148,7 @@ class ServingState:
         return await self.try_reload()
 
     async def _watch(self) -> None:
-        self._nudged()  # remember the nudge present at start
+        self._seen_nudge = self._nudge_text()  # a nudge older than this worker is not for it
         last_poll = time.monotonic()
         while True:
             await asyncio.sleep(1.0)

@@ -174,3 +174,95 @@ def test_an_asset_that_changes_type_leaves_no_stale_value(tmp_path):
     assert dg_materialize([as_frame], resources={"io_manager": io}).success
     assert dg_materialize([as_dict], resources={"io_manager": io}).success
     assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["shifty.json"]
+
+
+def test_a_versioned_table_is_encoded_once_and_stored_as_hashed(base_dir, io_manager):
+    """`versioned` keeps the Parquet bytes it hashed; the IO manager stores exactly those."""
+    from churn_assets.defs.metadata import versioned
+    from churn_assets.resources import parquet_io
+
+    frame = FRAME.copy()
+    kept = {}
+
+    @asset
+    def customers():
+        output = versioned(frame, metadata={})
+        kept["bytes"] = parquet_io._ENCODED[id(frame)][1]
+        return output
+
+    result = materialize([customers], resources={"io_manager": io_manager})
+    stored = (base_dir / "customers.parquet").read_bytes()
+    assert stored == kept["bytes"] == parquet_io.parquet_bytes(frame)
+    assert id(frame) not in parquet_io._ENCODED  # taken once, not left behind
+    materialization = result.asset_materializations_for_node("customers")[0]
+    assert materialization.tags["dagster/data_version"] == content_hash(frame)
+    assert materialization.metadata["data_version"].value == content_hash(frame)
+
+
+def test_kept_bytes_serve_only_the_same_frame_object():
+    from churn_assets.resources import parquet_io
+
+    frame = FRAME.copy()
+    parquet_io.versioned_bytes(frame)
+    other = FRAME.assign(tenure=[9, 9, 9])
+    assert parquet_io._encoded(other) == parquet_io.parquet_bytes(other)
+    assert parquet_io._encoded(frame) == parquet_io.parquet_bytes(frame)
+    del frame
+    import gc
+
+    gc.collect()
+    assert not parquet_io._ENCODED
+
+
+def test_schema_only_input_is_the_stored_columns_and_dtypes_without_rows(io_manager):
+    from dagster import AssetIn
+
+    from churn_assets.resources.parquet_io import SCHEMA_ONLY
+
+    @asset
+    def customers() -> pd.DataFrame:
+        return FRAME.assign(score=[0.5, None, 1.0], plan=["a", None, "b"])
+
+    seen = {}
+
+    @asset(ins={"customers": AssetIn(metadata={SCHEMA_ONLY: True})})
+    def column_types(customers: pd.DataFrame) -> dict:
+        seen["frame"] = customers
+        return {c: str(t) for c, t in customers.dtypes.items()}
+
+    assert materialize([customers, column_types], resources={"io_manager": io_manager}).success
+    expected = customers().dtypes
+    assert len(seen["frame"]) == 0
+    pd.testing.assert_series_equal(seen["frame"].dtypes, expected)
+
+
+def test_arrow_text_input_loads_text_as_arrow_and_plain_inputs_as_str_or_none(io_manager):
+    from dagster import AssetIn
+
+    from churn_assets.ml.validation_types import TEXT, text_as_arrow
+    from churn_assets.resources.parquet_io import ARROW_TEXT
+
+    @asset
+    def customers() -> pd.DataFrame:
+        return text_as_arrow(FRAME.assign(plan=["a", None, "b"]))
+
+    seen = {}
+
+    @asset(ins={"customers": AssetIn(metadata={ARROW_TEXT: True})})
+    def arrow_reader(customers: pd.DataFrame) -> dict:
+        seen["arrow"] = customers
+        return {"rows": len(customers)}
+
+    @asset
+    def plain_reader(customers: pd.DataFrame) -> dict:
+        seen["plain"] = customers
+        return {"rows": len(customers)}
+
+    resources = {"io_manager": io_manager}
+    assert materialize([customers, arrow_reader, plain_reader], resources=resources).success
+    arrow, plain = seen["arrow"], seen["plain"]
+    assert arrow["plan"].dtype == TEXT and arrow["customer_id"].dtype == TEXT
+    assert plain["plan"].dtype == object and plain["plan"].tolist() == ["a", None, "b"]
+    assert arrow["tenure"].dtype == plain["tenure"].dtype == FRAME["tenure"].dtype
+    for col in FRAME.columns:
+        assert [None if pd.isna(v) else v for v in arrow[col]] == plain[col].tolist()

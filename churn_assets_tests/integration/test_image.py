@@ -54,6 +54,11 @@ def image() -> str:
     require_service(have_podman, "podman is not installed (run scripts/podman_setup.sh)")
     found = podman("image", "exists", BASE_IMAGE, check=False).returncode == 0
     require_service(found, f"base image {BASE_IMAGE} is missing (run scripts/podman_setup.sh)")
+    prebuilt = os.environ.get("CHURN_IMAGE_PREBUILT")
+    if prebuilt:  # an image built from this Dockerfile already (a build takes 20-30 min here)
+        exists = podman("image", "exists", prebuilt, check=False).returncode == 0
+        require_service(exists, f"CHURN_IMAGE_PREBUILT={prebuilt} is not a local image")
+        return prebuilt
     args = ["build", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", IMAGE]
     if CA_BUNDLE.exists():  # a proxy with its own CA: pip in the build needs the bundle
         args += ["--secret", f"id=pip_ca,src={CA_BUNDLE}"]

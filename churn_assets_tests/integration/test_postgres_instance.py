@@ -35,7 +35,7 @@ PASSWORD_ENV = "CHURN_TEST_DAGSTER_PG_PASSWORD"  # dagster.yaml reads the passwo
 LOCATION = "churn_assets"
 REPOSITORY = "__repository__"
 SENSOR = drift_retraining_sensor.name
-SCHEDULE = daily_data_schedule.name  # unnamed: "data_job_schedule"
+SCHEDULE = daily_data_schedule.name  # a cron trigger, which is a sensor (defs/catch_up.py)
 CURSOR = json.dumps({"event_id": 10**12, "last_trigger": 0})  # past every event: ticks skip
 STARTUP_SECONDS = 180  # loading the code location imports sklearn, xgboost, mlflow, evidently...
 DATA_ASSETS = {"raw_dataset", "validated_dataset", "quarantined_rows", "feature_spec", "features"}
@@ -215,7 +215,7 @@ SENSOR_SELECTOR = {
 SCHEDULE_SELECTOR = {
     "repositoryLocationName": LOCATION,
     "repositoryName": REPOSITORY,
-    "scheduleName": SCHEDULE,
+    "sensorName": SCHEDULE,
 }
 SET_CURSOR = """
 mutation($s: SensorSelector!, $c: String) { setSensorCursor(sensorSelector: $s, cursor: $c) {
@@ -225,18 +225,14 @@ START_SENSOR = """
 mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) {
     __typename ... on PythonError { message } } }
 """
-START_SCHEDULE = """
-mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) {
-    __typename ... on PythonError { message } } }
-"""
 STATE_QUERY = """
-query($run: ID!, $sensor: SensorSelector!, $schedule: ScheduleSelector!) {
+query($run: ID!, $sensor: SensorSelector!, $schedule: SensorSelector!) {
   runsOrError { ... on Runs { results { runId status jobName } } }
   logsForRun(runId: $run) { ... on EventConnection { events { __typename } } }
   sensorOrError(sensorSelector: $sensor) { __typename ... on Sensor { sensorState {
       status typeSpecificData { ... on SensorData { lastCursor } } } } }
-  scheduleOrError(scheduleSelector: $schedule) { __typename ... on Schedule {
-      scheduleState { status } } }
+  trigger: sensorOrError(sensorSelector: $schedule) { __typename ... on Sensor {
+      sensorState { status } } }
 }
 """
 
@@ -368,7 +364,7 @@ def _state(url: str, run_id: str) -> dict:
         "runs": {r["runId"]: (r["jobName"], r["status"]) for r in data["runsOrError"]["results"]},
         "events": [e["__typename"] for e in data["logsForRun"]["events"]],
         "sensor": (sensor["status"], sensor["typeSpecificData"]["lastCursor"]),
-        "schedule": data["scheduleOrError"]["scheduleState"]["status"],
+        "schedule": data["trigger"]["sensorState"]["status"],
     }
 
 
@@ -382,7 +378,7 @@ def test_state_survives_webserver_and_daemon_restart(pg_home, data_run_id, tmp_p
         for mutation, variables, expected in (
             (SET_CURSOR, {"s": SENSOR_SELECTOR, "c": CURSOR}, "Sensor"),
             (START_SENSOR, {"s": SENSOR_SELECTOR}, "Sensor"),
-            (START_SCHEDULE, {"s": SCHEDULE_SELECTOR}, "ScheduleStateResult"),
+            (START_SENSOR, {"s": SCHEDULE_SELECTOR}, "Sensor"),
         ):
             [result] = _graphql(url, mutation, variables).values()
             assert result["__typename"] == expected, result

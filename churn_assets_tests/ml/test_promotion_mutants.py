@@ -1,7 +1,10 @@
 """Tests written to kill mutants that survived the promotion tests (README "Faults and mutation
 testing"): each pins a detail of the gate's evidence that a mutation changed unnoticed."""
 
+from dataclasses import replace
+
 from churn_assets.ml.promotion import GateConfig, decide_promotion
+from churn_assets.ml.promotion.bootstrap import AucComparison
 
 
 def test_a_max_metric_is_recorded_as_max_with_its_limit():
@@ -31,5 +34,86 @@ def test_a_missing_metric_is_recorded_as_failed_not_unknown():
     assert decision.evidence["thresholds"]["recall"] == {
         "observed": None,
         "min": 0.5,
+        "passed": False,
+    }
+
+
+COMPARISON = AucComparison(
+    auc_challenger=0.81,
+    auc_champion=0.80,
+    diff=0.01,
+    ci_low=-0.01,
+    ci_high=0.03,
+    n_resamples=500,
+    skipped_resamples=3,
+    confidence=0.9,
+    n_rows=1234,
+)
+RULE = (
+    "all thresholds pass and, with a champion, ci_low(AUC challenger - champion) >= -max_auc_drop"
+)
+
+
+def test_the_champion_comparison_evidence_records_every_value_and_the_reason_says_them():
+    gate = GateConfig(min_metrics={"roc_auc": 0.7}, max_auc_drop=0.02)
+    decision = decide_promotion({"roc_auc": 0.81}, gate, COMPARISON)
+    assert decision.evidence["champion_comparison"] == {
+        "auc_challenger": 0.81,
+        "auc_champion": 0.80,
+        "diff": 0.01,
+        "ci_low": -0.01,
+        "ci_high": 0.03,
+        "n_resamples": 500,
+        "skipped_resamples": 3,
+        "confidence": 0.9,
+        "n_rows": 1234,
+        "required_ci_low": -0.02,
+        "passed": True,
+    }
+    assert decision.evidence["max_auc_drop"] == 0.02 and decision.evidence["rule"] == RULE
+    assert decision.reason == (
+        "Promoted: every threshold passed and it is not worse than the champion: ROC AUC 0.8100 "
+        "vs champion 0.8000, difference +0.0100 with 90% interval [-0.0100, +0.0300]."
+    )
+    assert decision.failed_thresholds == []
+
+
+def test_a_lower_bound_exactly_at_the_allowed_drop_is_non_inferior_and_below_it_is_not():
+    gate = GateConfig(min_metrics={"roc_auc": 0.7}, max_auc_drop=0.02)
+    at_margin = replace(COMPARISON, ci_low=-0.02)
+    assert decide_promotion({"roc_auc": 0.81}, gate, at_margin).promote
+    below = replace(COMPARISON, ci_low=-0.0201)
+    decision = decide_promotion({"roc_auc": 0.81}, gate, below)
+    assert not decision.promote
+    assert decision.evidence["champion_comparison"]["passed"] is False
+    assert decision.reason == (
+        "Not promoted: the challenger may be worse than the champion: ROC AUC 0.8100 vs "
+        "champion 0.8000, difference +0.0100 with 90% interval [-0.0201, +0.0300], whose lower "
+        "bound is below the allowed drop of -0.0200."
+    )
+
+
+def test_the_first_model_and_failed_thresholds_are_explained_in_full():
+    gate = GateConfig(min_metrics={"roc_auc": 0.7, "f1": 0.5}, max_metrics={"brier": 0.2})
+    first = decide_promotion({"roc_auc": 0.8, "f1": 0.6, "brier": 0.1}, gate)
+    assert first.reason == (
+        "Promoted as the first model: every threshold passed (no champion to compare)."
+    )
+    assert first.evidence["champion_comparison"] is None
+    refused = decide_promotion({"roc_auc": 0.65, "brier": 0.25}, gate)
+    assert refused.failed_thresholds == ["roc_auc", "f1", "brier"]
+    assert refused.reason == (
+        "Not promoted: roc_auc 0.6500 is below the minimum 0.7000; f1 is missing from the "
+        "challenger's metrics; brier 0.2500 is above the maximum 0.2000."
+    )
+
+
+def test_a_nan_metric_fails_like_a_missing_one():
+    gate = GateConfig(min_metrics={"roc_auc": 0.7})
+    decision = decide_promotion({"roc_auc": float("nan")}, gate)
+    assert not decision.promote
+    assert decision.evidence["thresholds"]["roc_auc"] == {
+        "observed": None,
+        "min": 0.7,
         "passed": False,
     }

@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from churn_assets.constants import OWNERS
+from churn_assets.defs.decisions import segment_drift_metadata
 from churn_assets.defs.metadata import png, push_metrics, table_md
 from churn_assets.defs.monitoring.batches import batches
 from churn_assets.defs.settings import config_from, to_dataclass
@@ -21,6 +22,7 @@ from churn_assets.ml.drift.charts import plot_top_drifted
 from churn_assets.ml.drift.page import render_html
 from churn_assets.ml.scoring import SCORE
 from churn_assets.ml.validation import TARGET
+from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.reports import ReportStore
 
@@ -59,12 +61,14 @@ def drift_report(
     config: DriftSettings,
     reports: ReportStore,
     metrics: MetricsResource,
+    dataset: DatasetResource,
     customer_batch: pd.DataFrame,
     batch_predictions: pd.DataFrame,
     drift_reference: pd.DataFrame,
 ):
     """Compare the batch (and the champion's scores on it) with the training reference; write
-    the standalone HTML report; record dataset drift as an error-severity check result."""
+    the standalone HTML report; record dataset drift as an error-severity check result. With
+    `segments` in the dataset spec, `segment_drift` summarises the batch per segment."""
     reference = DriftReference.from_frame(drift_reference)
     current = customer_batch.assign(**{SCORE: batch_predictions[SCORE].to_numpy()})
     if TARGET in current.columns and current[TARGET].notna().any():
@@ -101,6 +105,7 @@ def drift_report(
             "drift_table": table_md(table),
             "most_drifted": png(top, "most drifted features"),
             "batch": name,
+            **segment_drift_metadata(dataset.load_spec(), reference, current, SCORE, TARGET),
         },
     )
     yield AssetCheckResult(

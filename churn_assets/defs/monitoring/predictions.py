@@ -15,6 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from churn_assets.constants import OWNERS
+from churn_assets.defs.decisions import batch_profit_metadata
 from churn_assets.defs.metadata import preview, push_metrics
 from churn_assets.defs.monitoring.batches import batches
 from churn_assets.defs.monitoring.reference import load_champion
@@ -64,12 +65,13 @@ def batch_predictions(
     # The registry alias is the truth (a rollback may have moved it since the last promotion);
     # `promoted_model` is the decision this scoring follows in the lineage, shown beside it.
     version, threshold, model = load_champion(mlflow_tracking)
+    spec = dataset.load_spec()
     scored = score_batch(
         model,
         customer_batch,
         threshold,
         version,
-        dataset.load_spec().id_name,
+        spec.id_name,
         explain_baseline,
         reasons_for=config.reasons_for,
         top_k=config.top_k,
@@ -91,6 +93,7 @@ def batch_predictions(
             "mean_score": scored.mean_score,
             "predicted_churners": scored.predicted_churners,
             "preview": preview(out.nlargest(8, SCORE), rows=8),
+            **batch_profit_metadata(spec, scored.proba, threshold),
         },
     )
     yield AssetCheckResult(

@@ -8,8 +8,9 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from churn_assets.ml.evaluation.metrics import binary_inputs
+from churn_assets.ml.evaluation.profit import Economics, profit_threshold
 
-THRESHOLD_OBJECTIVES = ("f1", "cost")
+THRESHOLD_OBJECTIVES = ("f1", "cost", "profit")
 
 
 def choose_threshold(
@@ -18,6 +19,7 @@ def choose_threshold(
     objective: str = "f1",
     cost_false_negative: float = 1.0,
     cost_false_positive: float = 1.0,
+    economics: Economics | None = None,
 ) -> tuple[float, str]:
     """Choose the decision threshold from out-of-fold predictions of the training split.
 
@@ -26,14 +28,16 @@ def choose_threshold(
     `cost_false_negative * FN + cost_false_positive * FP` over every distinct probability
     (a missed churner against a retention offer wasted on a customer who would have stayed);
     ties go to the highest threshold, i.e. the fewest offers. If flagging nobody is cheapest,
-    the threshold is just above the highest probability.
+    the threshold is just above the highest probability. `objective="profit"` maximises the
+    expected profit of retention offers under `economics` (`profit.profit_threshold`).
 
     Args:
         y_true_oof: 0/1 labels of the training rows.
         proba_oof: out-of-fold churn probabilities of the same rows.
-        objective: "f1" or "cost".
+        objective: "f1", "cost" or "profit".
         cost_false_negative: cost of a missed churner (> 0).
         cost_false_positive: cost of an offer to a non-churner (> 0).
+        economics: the retention economics; required by "profit".
 
     Returns:
         `(threshold, rationale)`: the threshold and a sentence explaining it.
@@ -50,6 +54,10 @@ def choose_threshold(
             "costs must be positive; got cost_false_negative="
             f"{cost_false_negative}, cost_false_positive={cost_false_positive}"
         )
+    if objective == "profit":
+        if economics is None:
+            raise ValueError("the 'profit' objective needs the spec's `economics` entry")
+        return profit_threshold(y_true_oof, proba_oof, economics)
     y, p = binary_inputs(y_true_oof, proba_oof, what="y_true_oof")
     n = len(y)
 

@@ -160,3 +160,43 @@ def bootstrap_metric_intervals(
         "pr_auc": interval(np.asarray(aps, dtype=float), confidence),
         "f1": interval(np.concatenate(f1s), confidence),
     }
+
+
+def bootstrap_auc_recall(
+    y_true: Any,
+    proba: Any,
+    threshold: float,
+    n_resamples: int = 1000,
+    random_state: int = 42,
+    confidence: float = 0.95,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of ROC AUC and of recall at `threshold` of one model.
+
+    The cheap pair a per-segment report needs (no average precision, which has no rank form).
+    Resamples with a single class are skipped.
+
+    Returns:
+        `{"roc_auc": (low, high), "recall": (low, high)}`.
+
+    Raises:
+        ValueError: on invalid inputs or when every resample had a single class.
+    """
+    check_resampling(n_resamples, confidence)
+    y, (p,) = labels_and_scores(y_true, proba)
+    predicted = (p >= threshold).astype(np.int8)
+    aucs, recalls = [], []
+    for idx in resample_chunks(len(y), n_resamples, random_state):
+        labels = y[idx]
+        n_pos = labels.sum(axis=1, dtype=np.int64).astype(float)
+        auc = rank_auc(p[idx], labels, n_pos)
+        valid = ~np.isnan(auc)
+        tp = (labels & predicted[idx]).sum(axis=1, dtype=np.int64)
+        aucs.append(auc[valid])
+        recalls.append(tp[valid] / n_pos[valid])
+    all_aucs = np.concatenate(aucs)
+    if all_aucs.size == 0:
+        raise ValueError(f"all {n_resamples} bootstrap resamples had a single class")
+    return {
+        "roc_auc": interval(all_aucs, confidence),
+        "recall": interval(np.concatenate(recalls), confidence),
+    }

@@ -54,6 +54,7 @@ def render_model_card(
     features: Sequence[str] = (),
     known_limits: Sequence[str] | None = None,
     promotion_reason: str | None = None,
+    sections: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> str:
     """Render a markdown model card.
@@ -73,6 +74,7 @@ def render_model_card(
         features: raw input columns the model takes.
         known_limits: caveats; `DEFAULT_KNOWN_LIMITS` when None.
         promotion_reason: the gate's reason, if decided.
+        sections: further titled markdown sections (quality by segment, expected profit).
         **extra: further `name=value` pairs listed under "Other details".
 
     Returns:
@@ -106,6 +108,8 @@ def render_model_card(
     lines += ["", "## Decision threshold", ""]
     lines.append(f"- Threshold: {unknown if threshold is None else f'{threshold:.4f}'}")
     lines.append(f"- Rationale: {threshold_rationale or unknown}")
+    for title, body in (sections or {}).items():
+        lines += ["", f"## {title}", "", body]
     lines += ["", f"## Features ({len(features)})", ""]
     lines.append(", ".join(f"`{f}`" for f in features) if features else unknown)
     lines += ["", "## Known limits", ""]

@@ -34,10 +34,18 @@ class GateConfig:
     n_resamples: int = setting(2000, "Bootstrap resamples of the paired comparison.")
     random_state: int = setting(42, "Seed of the bootstrap.")
     confidence: float = setting(0.95, "Coverage of the comparison interval.")
+    segment_rule: bool = setting(False, "Refuse a challenger worse than the champion in a segment.")
+    segment_min_rows: int = setting(200, "Segment rule: only segments with at least these rows.")
+    segment_max_auc_drop: float = setting(0.05, "Segment rule: largest allowed ROC AUC drop.")
 
     def __post_init__(self) -> None:
         if self.max_auc_drop < 0:
             raise ValueError(f"max_auc_drop must be >= 0, got {self.max_auc_drop}")
+        if self.segment_min_rows < 1 or self.segment_max_auc_drop < 0:
+            raise ValueError(
+                f"segment_min_rows must be >= 1 and segment_max_auc_drop >= 0, got "
+                f"{self.segment_min_rows} and {self.segment_max_auc_drop}"
+            )
         check_resampling(self.n_resamples, self.confidence)
 
 
@@ -70,6 +78,7 @@ def decide_promotion(
     challenger_metrics: Mapping[str, float],
     gate: GateConfig,
     comparison: AucComparison | None = None,
+    segments: dict[str, Any] | None = None,
 ) -> PromotionDecision:
     """Decide whether a challenger is promoted.
 
@@ -84,12 +93,14 @@ def decide_promotion(
     customers), while one that is worse beyond the margin with `confidence` is refused. A
     challenger whose interval is too wide to rule out a larger drop is also refused, so a
     small holdout errs on keeping the champion. With no champion (`comparison` is None) the
-    first model is promoted on rule 1 alone.
+    first model is promoted on rule 1 alone. 3. with `segments` (the evidence of
+    `segment_gate.segment_rule`, when `gate.segment_rule` is on), no judged segment failed.
 
     Args:
         challenger_metrics: holdout metrics of the challenger (`holdout_metrics`).
         gate: thresholds and margin.
         comparison: paired comparison with the champion on the same holdout, or None.
+        segments: per-segment comparison with the champion, or None (rule off).
 
     Returns:
         A `PromotionDecision`.
@@ -140,6 +151,8 @@ def decide_promotion(
                 f"is below the allowed drop of -{gate.max_auc_drop:.4f}"
             )
 
+    if segments is not None:
+        failures += segments["failures"]
     promote = not failures
     if promote and comparison is None:
         reason = "Promoted as the first model: every threshold passed (no champion to compare)."
@@ -153,6 +166,7 @@ def decide_promotion(
         "thresholds": thresholds,
         "champion_comparison": champion_evidence,
         "max_auc_drop": gate.max_auc_drop,
+        "segments": segments,
         "rule": "all thresholds pass and, with a champion, ci_low(AUC challenger - champion) "
         ">= -max_auc_drop",
     }

@@ -50,14 +50,15 @@ def store(tmp_path_factory):
     tracking.teardown_after_execution(context)
 
 
-def _register(tracking: MlflowResource, seed: int) -> str:
+def _register(tracking: MlflowResource, seed: int, registry: ModelRegistry | None = None) -> str:
     X, y = _data(seed)
     pipeline = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(X, y)
     with tracking.start_run(f"candidate-{seed}", {}) as run:
         info = run.log_model(
             mlflow.sklearn.log_model, pipeline, name="model", pip_requirements=["scikit-learn"]
         )
-    return tracking.registry().register(info.model_uri, run.run_id, {"threshold": 0.5})
+    registry = registry or tracking.registry()
+    return registry.register(info.model_uri, run.run_id, {"threshold": 0.5})
 
 
 class _SlowAliasClient(MlflowClient):
@@ -127,3 +128,71 @@ def test_a_lock_left_by_a_killed_process_is_taken_over_when_stale(store):
     with registry_lock(client, "stale-model", timeout=5, stale_after=1.0):
         pass
     assert f"stale-model{LOCK_SUFFIX}" not in {m.name for m in client.search_registered_models()}
+
+
+def test_a_deployment_rollback_during_a_promotion_keeps_the_promotion(store):
+    """v2 failed its deployment and is being rolled back to v1 while v3's promotion is in
+    flight (judged against v2). Serialized by the lock, the restore sees the champion moved to
+    v3 and keeps it; without the lock it moved the alias to v1 under the running promotion,
+    which then recorded v2 as the champion it replaced."""
+    name = "restore-race"
+    registry = ModelRegistry(store.client(), name)
+    v1, v2, v3 = (_register(store, seed, registry) for seed in (11, 12, 13))
+    X_holdout, y_holdout = _data(99)
+    for version in (v1, v2):
+        registry.promote(version, X_holdout, y_holdout, 0.5, GATE, force=True)
+    slow = ModelRegistry(_SlowAliasClient(store.tracking_uri, store.tracking_uri), name)
+    results, errors = {}, []
+
+    def promote() -> None:
+        try:
+            results["promotion"] = slow.promote(v3, X_holdout, y_holdout, 0.5, GATE, force=True)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    def restore() -> None:
+        try:
+            results["restore"] = slow.restore_champion(v1, v2, "smoke test failed")
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=promote)
+    first.start()
+    time.sleep(0.5)  # the promotion holds the lock: challenger alias set, models loading
+    second = threading.Thread(target=restore)
+    second.start()
+    for thread in (first, second):
+        thread.join(timeout=300)
+    assert not errors, errors
+    promotion = results["promotion"]
+    assert promotion.previous_champion == v2 and promotion.champion_version == v3
+    assert results["restore"] == (
+        f"champion alias left at v{v3}: it moved from v{v2} while the deployment ran "
+        "(that move is kept)"
+    )
+    client = MlflowClient(store.tracking_uri, store.tracking_uri)
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == v3
+    assert json.loads(client.get_registered_model(name).tags[HISTORY_TAG]) == [v1, v2, v3]
+    tags = registry.version_tags(v2)
+    assert tags["deployment_failed"] == "smoke test failed"
+    assert "rolled_back_from" not in registry.version_tags(v1)
+    assert f"{name}{LOCK_SUFFIX}" not in {m.name for m in client.search_registered_models()}
+
+
+def test_a_restore_with_no_race_moves_the_alias_back_and_tags_both(store):
+    name = "restore-plain"
+    registry = ModelRegistry(store.client(), name)
+    v1, v2 = (_register(store, seed, registry) for seed in (21, 22))
+    X_holdout, y_holdout = _data(99)
+    for version in (v1, v2):
+        registry.promote(version, X_holdout, y_holdout, 0.5, GATE, force=True)
+    said = registry.restore_champion(v1, v2, "pods never ready")
+    assert said == f"champion alias restored to v{v1}"
+    assert registry.alias_version(CHAMPION) == v1 and registry.history() == [v1]
+    assert registry.version_tags(v2)["deployment_failed"] == "pods never ready"
+    assert registry.version_tags(v1)["rolled_back_from"] == v2
+    # Nothing served before the failed rollout: back to the previous champion that loads.
+    registry.promote(v2, X_holdout, y_holdout, 0.5, GATE, force=True)
+    said = registry.restore_champion(None, v2, "smoke test failed")
+    assert said == f"champion alias rolled back from v{v2} to v{v1}"
+    assert registry.alias_version(CHAMPION) == v1

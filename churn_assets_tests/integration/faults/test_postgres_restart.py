@@ -1,8 +1,9 @@
 """Fault: PostgreSQL (the Dagster instance's storage) crashes and comes back under a running
 dagster-daemon. The daemon keeps running, the sensor carries on from its stored cursor with no
-tick requested twice or skipped, and the schedule launches the tick whose time passed during the
-outage, once. (Dagster runs only the most recent missed tick of a schedule without partitions, so
-an outage longer than the schedule's period loses the earlier ones; ours are daily and weekly.)
+tick requested twice or skipped, and the cron trigger (`catch_up_schedule`, what
+daily_data_schedule and weekly_training_schedule are) runs the tick whose time passed during the
+outage, once, after it. A Dagster ScheduleDefinition lost that tick whenever the scheduler's first
+pass after the restart came after the next tick (README Reliability).
 
 Uses a private cluster (initdb into a temporary folder on a free port), never the shared one. The
 run queue launches nothing (max_concurrent_runs: 0): the runs the ticks create are the record.
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
+from churn_assets.defs.catch_up import TICK_TAG
 from churn_assets_tests.integration.faults.private_postgres import PrivatePostgres
 from churn_assets_tests.integration.services import find_executable, require_service
 
@@ -42,16 +44,22 @@ run_coordinator:
 
 
 def _runs(home: Path) -> list:
+    """Every run's record (the run and when it was created)."""
     with DagsterInstance.from_config(str(home)) as instance:
-        return list(instance.get_runs())
+        return list(instance.get_run_records())
 
 
 def _keys(runs: list, prefix: str) -> list[str]:
     return [
-        r.tags["dagster/run_key"]
+        r.dagster_run.tags["dagster/run_key"]
         for r in runs
-        if r.tags.get("dagster/run_key", "").startswith(prefix)
+        if r.dagster_run.tags.get("dagster/run_key", "").startswith(prefix)
     ]
+
+
+def _ticks(runs: list) -> list[str]:
+    """The cron trigger's runs, as the tick each ran for (HH:MM)."""
+    return [r.dagster_run.tags[TICK_TAG][11:16] for r in runs if TICK_TAG in r.dagster_run.tags]
 
 
 def _wait(what: str, predicate, timeout: float, daemon: subprocess.Popen, log: Path):
@@ -111,13 +119,7 @@ def outage(tmp_path_factory) -> dict:
                 start_new_session=True,
             )
         _wait("three sensor ticks", lambda: len(_keys(_runs(home), "tick-")) >= 3, 300, daemon, log)
-        _wait(
-            "a schedule tick",
-            lambda: any(":" in k for k in _keys(_runs(home), "")),
-            200,
-            daemon,
-            log,
-        )
+        _wait("a tick of the cron trigger", lambda: _ticks(_runs(home)), 200, daemon, log)
 
         # The fault: the database crashes and stays down across a tick of the schedule.
         pg.stop("immediate")
@@ -126,6 +128,7 @@ def outage(tmp_path_factory) -> dict:
             assert daemon.poll() is None, f"dagster-daemon died: {log.read_text()[-3000:]}"
             time.sleep(1)
         pg.start()
+        back = time.time()
         before = len(_keys(_runs(home), "tick-"))
         _wait(
             "three more sensor ticks after the restart",
@@ -134,18 +137,17 @@ def outage(tmp_path_factory) -> dict:
             daemon,
             log,
         )
-        # Give the scheduler until the tick after the missed one has run.
+        # Give the trigger until the tick after the missed one has run.
+        missed = missed_tick.strftime("%H:%M")
         _wait(
-            "the schedule's first tick after the restart",
-            lambda: any(
-                k > missed_tick.strftime("%H:%M") for k in _keys(_runs(home), "") if ":" in k
-            ),
+            "the trigger's first tick after the missed one",
+            lambda: any(t > missed for t in _ticks(_runs(home))),
             200,
             daemon,
             log,
         )
         assert daemon.poll() is None, f"dagster-daemon exited: {log.read_text()[-3000:]}"
-        return {"runs": _runs(home), "missed": missed_tick.strftime("%H:%M")}
+        return {"runs": _runs(home), "missed": missed, "back": back}
     finally:
         if daemon is not None and daemon.poll() is None:
             os.killpg(daemon.pid, signal.SIGKILL)
@@ -160,23 +162,32 @@ def test_sensor_ticks_survive_a_postgres_crash_none_twice_none_lost(outage):
     assert numbers == list(range(1, len(numbers) + 1)), "a sensor tick was lost"
 
 
-def test_schedule_ticks_are_never_run_twice(outage):
-    minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
-    assert len(minutes) == len(set(minutes)), "a schedule tick was run twice"
+def test_trigger_ticks_are_never_run_twice(outage):
+    ticks = _ticks(outage["runs"])
+    assert len(ticks) == len(set(ticks)), f"a tick was run twice: {ticks}"
 
 
-def test_the_schedule_resumes_after_the_outage(outage):
-    minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
-    assert any(minute > outage["missed"] for minute in minutes)
+def test_the_trigger_resumes_after_the_outage(outage):
+    assert any(tick > outage["missed"] for tick in _ticks(outage["runs"]))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Dagster 1.13 runs only the latest missed tick of a schedule without partitions, and "
-    "only if its loop wakes after the database is back and before the next tick; otherwise it "
-    "logs 'has no partition set, so not trying to catch up' and the tick is lost (1 run in 2 "
-    "here). See README Reliability.",
-)
-def test_the_schedule_tick_missed_during_the_outage_runs_once_after(outage):
-    minutes = [k for k in _keys(outage["runs"], "") if ":" in k]
-    assert minutes.count(outage["missed"]) == 1
+def test_the_tick_missed_during_the_outage_runs_once_after_and_none_is_skipped(outage):
+    runs = [r for r in outage["runs"] if TICK_TAG in r.dagster_run.tags]
+    missed = [r for r in runs if r.dagster_run.tags[TICK_TAG][11:16] == outage["missed"]]
+    assert len(missed) == 1, f"the {outage['missed']} tick has {len(missed)} runs"
+    assert missed[0].create_timestamp.timestamp() >= outage["back"]
+    # Every two-minute tick from the first to the last has its run: no gap.
+    ticks = sorted(datetime.fromisoformat(r.dagster_run.tags[TICK_TAG]) for r in runs)
+    gaps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert gaps <= {timedelta(minutes=2)}, f"ticks skipped: {ticks}"
+
+
+def test_no_run_is_left_created_but_never_submitted(outage):
+    # A run created in the tick the database went away in must still be submitted (QUEUED here:
+    # the queue launches nothing), by the resumed tick.
+    stuck = [
+        r.dagster_run.tags.get("dagster/run_key")
+        for r in outage["runs"]
+        if r.dagster_run.status.value == "NOT_STARTED"
+    ]
+    assert not stuck, f"runs created but never submitted: {stuck}"

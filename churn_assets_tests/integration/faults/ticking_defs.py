@@ -1,17 +1,18 @@
-"""A tiny code location for the PostgreSQL-restart test: a sensor that counts its ticks and a
-schedule every minute, each requesting a run of a no-op job keyed by its tick."""
+"""A tiny code location for the PostgreSQL-restart test: a sensor that counts its ticks and a cron
+trigger every two minutes (the project's own `catch_up_schedule`, as daily_data_schedule uses),
+each requesting a run of a no-op job keyed by its tick."""
 
 from dagster import (
-    DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
     RunRequest,
     SensorResult,
     job,
     op,
-    schedule,
     sensor,
 )
+
+from churn_assets.defs.catch_up import catch_up_schedule
 
 
 @op
@@ -31,9 +32,14 @@ def counting_sensor(context):
     return SensorResult(run_requests=[RunRequest(run_key=f"tick-{n}")], cursor=str(n))
 
 
-@schedule(job=tick_job, cron_schedule="*/2 * * * *", default_status=DefaultScheduleStatus.RUNNING)
-def every_two_minutes(context):
-    return RunRequest(run_key=context.scheduled_execution_time.strftime("%H:%M"))
+every_two_minutes = catch_up_schedule(
+    "every_two_minutes",
+    tick_job,
+    "*/2 * * * *",
+    "A tick every two minutes",
+    interval_seconds=1,
+    default_status=DefaultSensorStatus.RUNNING,
+)
 
 
-defs = Definitions(jobs=[tick_job], sensors=[counting_sensor], schedules=[every_two_minutes])
+defs = Definitions(jobs=[tick_job], sensors=[counting_sensor, every_two_minutes])
