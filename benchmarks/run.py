@@ -11,7 +11,16 @@ import argparse
 import json
 import time
 
-from benchmarks import bootstrap, data_assets, drift, scoring, serving, training, training_1m
+from benchmarks import (
+    bootstrap,
+    data_assets,
+    drift,
+    quality,
+    scoring,
+    serving,
+    training,
+    training_1m,
+)
 from benchmarks.common import RESULTS_DIR
 
 BENCHMARKS = {
@@ -22,6 +31,7 @@ BENCHMARKS = {
     "scoring": scoring.main,
     "bootstrap": bootstrap.main,
     "serving": serving.main,
+    "quality": quality.main,
 }
 
 

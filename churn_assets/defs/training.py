@@ -120,6 +120,7 @@ def train_and_log(
         "features": fspec.inputs,
         "data_version": data_version,
         "train_rows": len(X_train),
+        "random_state": config.random_state,
         "fit_seconds": result.fit_seconds,
         "warnings": result.warnings,
     }

@@ -45,7 +45,7 @@ def test_page_lists_every_result_and_escapes_names():
     summary = re.search(r'<p class="summary">(.*?)</p>', page, re.S).group(1)
     assert f"{report.n_drifted} of {report.n_tested} tested feature columns" in summary
     assert "Reference 400 rows, current 300 rows" in summary
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count('<svg class="chart"') == 3 and "data:image/png" not in page
 
 
 def test_g3_leaves_missing_and_infinite_cells_empty():
@@ -83,3 +83,30 @@ def test_chart_bins_count_unsorted_current_values_as_sorted_ones_did():
     np.testing.assert_array_equal(got_ref, by_searchsorted(ref))
     np.testing.assert_array_equal(got_cur, by_searchsorted(sorted_cur))
     assert got_cur[-1] > 0 and got_cur.sum() < len(cur)
+
+
+def test_svg_charts_draw_the_densities_and_shares_of_the_data():
+    from churn_assets.ml.drift.charts import category_shares, numeric_density
+    from churn_assets.ml.drift.svg import PLOT_H, TOP, svg_chart
+
+    ref_df, cur_df = _data()
+    reference = build_reference(ref_df, ["x", "flat"], ["c<b>"])
+    report = compute_drift(reference, cur_df, DriftConfig())
+    by_name = {c.column: c for c in report.columns if c.kind in ("numeric", "categorical")}
+    x = svg_chart(reference.columns["x"], cur_df["x"], by_name["x"])
+    assert x.drifted and x.title.startswith("x: DRIFT") and x.ylabel == "density"
+    edges, ref_density, cur_density = numeric_density(
+        reference.columns["x"].values, cur_df["x"].to_numpy()
+    )
+    top = max(ref_density.max(), cur_density.max())
+    heights = [b.h for b in x.bars]
+    expected = [PLOT_H * v / top for v in [*ref_density, *cur_density]]
+    np.testing.assert_allclose(heights, expected, atol=1e-9)
+    assert all(abs(b.y + b.h - (TOP + PLOT_H)) < 1e-9 for b in x.bars)  # bars stand on the axis
+    cat = svg_chart(reference.columns["c<b>"], cur_df["c<b>"], by_name["c<b>"])
+    labels, ref_props, cur_props = category_shares(
+        reference.columns["c<b>"].counts,
+        {"a": int((cur_df["c<b>"] == "a").sum()), "b": int((cur_df["c<b>"] == "b").sum())},
+    )
+    assert [label for _, label in cat.xlabels] == labels and cat.rotate
+    assert len(cat.bars) == 2 * len(labels)

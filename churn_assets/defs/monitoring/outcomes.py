@@ -53,7 +53,7 @@ def churn_outcomes(
     context: AssetExecutionContext,
     dataset: DatasetResource,
     outcomes_landing: LandingResource,
-    batch_predictions: dict[str, pd.DataFrame],
+    batch_predictions,  # {partition: frame}; a frame when one exists, None when none
 ):
     """Read every outcome file, check its rows against the scored ids (all `batch_predictions`
     partitions stored so far) and keep the newest outcome per id. A file that does not parse or
@@ -68,7 +68,11 @@ def churn_outcomes(
     frames, refused = read_outcome_files(outcomes_landing)
     for name, why in refused.items():
         context.log.warning(f"outcome file {name} refused: {why}")
-    ids = {p: _ids(frame, spec.id_name) for p, frame in batch_predictions.items()}
+    if isinstance(batch_predictions, pd.DataFrame):  # the IO manager unwraps a single partition
+        [key] = context.asset_partition_keys_for_input("batch_predictions")
+        batch_predictions = {key: batch_predictions}
+    scored = {p: f for p, f in (batch_predictions or {}).items() if f is not None}
+    ids = {p: _ids(frame, spec.id_name) for p, frame in scored.items()}
     merged = merge_outcomes(frames, set().union(*ids.values()) if ids else set())
     per_batch = _fingerprints(merged.kept, ids)
     yield versioned(

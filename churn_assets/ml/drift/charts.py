@@ -118,11 +118,11 @@ def bin_counts(ref_sorted: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> li
     return [ref_counts, np.histogram(cur, bins=edges)[0]]
 
 
-def _draw_numeric(ax: Axes, ref: np.ndarray, cur: np.ndarray) -> None:
-    """Overlaid densities of the sorted reference values `ref` and the current values `cur`."""
+def numeric_density(ref: np.ndarray, cur: np.ndarray):
+    """(edges, reference density, current density) on common bins over the central 99% of
+    both samples (`ref` sorted, `cur` in any order), or None when a side has no values."""
     if ref.size == 0 or cur.size == 0:
-        ax.text(0.5, 0.5, "no values on one side", ha="center", va="center")
-        return
+        return None
     # Common bins over the central 99% of both samples, so one outlier cannot squash the chart.
     lo = min(ds.sorted_quantile(ref, 0.005), np.quantile(cur, 0.005))
     hi = max(ds.sorted_quantile(ref, 0.995), np.quantile(cur, 0.995))
@@ -130,19 +130,13 @@ def _draw_numeric(ax: Axes, ref: np.ndarray, cur: np.ndarray) -> None:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, HIST_BINS + 1)
     width = edges[1] - edges[0]
-    for values, counts, label, color in zip(
-        (ref, cur),
-        bin_counts(ref, cur, edges),
-        ("reference", "current"),
-        (REFERENCE_COLOR, CURRENT_COLOR),
-        strict=True,
-    ):
-        density = counts / (values.size * width)
-        ax.stairs(density, edges, fill=True, alpha=0.45, color=color, label=label)
-    ax.set_ylabel("density", fontsize=8)
+    ref_counts, cur_counts = bin_counts(ref, cur, edges)
+    return edges, ref_counts / (ref.size * width), cur_counts / (cur.size * width)
 
 
-def _draw_categorical(ax: Axes, ref: dict[str, int], cur: dict[str, int]) -> None:
+def category_shares(ref: dict[str, int], cur: dict[str, int]):
+    """(labels, reference proportions, current proportions) of the most common categories of
+    both sides together, the rest as "(other)"."""
     n_ref, n_cur = max(sum(ref.values()), 1), max(sum(cur.values()), 1)
     share = {k: ref.get(k, 0) / n_ref + cur.get(k, 0) / n_cur for k in set(ref) | set(cur)}
     top = sorted(share, key=lambda k: (-share[k], k))[:TOP_CATEGORIES]
@@ -153,6 +147,26 @@ def _draw_categorical(ax: Axes, ref: dict[str, int], cur: dict[str, int]) -> Non
         labels.append("(other)")
         ref_props.append(1.0 - sum(ref_props) if ref else 0.0)
         cur_props.append(1.0 - sum(cur_props) if cur else 0.0)
+    return labels, ref_props, cur_props
+
+
+def _draw_numeric(ax: Axes, ref: np.ndarray, cur: np.ndarray) -> None:
+    """Overlaid densities of the sorted reference values `ref` and the current values `cur`."""
+    density = numeric_density(ref, cur)
+    if density is None:
+        ax.text(0.5, 0.5, "no values on one side", ha="center", va="center")
+        return
+    edges, ref_density, cur_density = density
+    for values, label, color in (
+        (ref_density, "reference", REFERENCE_COLOR),
+        (cur_density, "current", CURRENT_COLOR),
+    ):
+        ax.stairs(values, edges, fill=True, alpha=0.45, color=color, label=label)
+    ax.set_ylabel("density", fontsize=8)
+
+
+def _draw_categorical(ax: Axes, ref: dict[str, int], cur: dict[str, int]) -> None:
+    labels, ref_props, cur_props = category_shares(ref, cur)
     x = np.arange(len(labels))
     ax.bar(x - 0.2, ref_props, width=0.4, color=REFERENCE_COLOR, label="reference")
     ax.bar(x + 0.2, cur_props, width=0.4, color=CURRENT_COLOR, label="current")

@@ -1,7 +1,7 @@
 """A `DriftReport` as one standalone HTML page, rendered from a Jinja2 template.
 
 The template (`templates/drift_report.html.j2`, package data) needs no external asset: styles
-are inline and every chart is a base64 PNG (see `charts`). Every value is HTML-escaped.
+are inline and every chart is inline SVG (see `svg`). Every value is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from functools import cache
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
-from churn_assets.ml.drift.charts import draw, png_base64
 from churn_assets.ml.drift.reference import DriftReference
 from churn_assets.ml.drift.report import DriftReport
-from churn_assets.ml.figures import new_figure
+from churn_assets.ml.drift.svg import HEIGHT, LEFT, PLOT_H, PLOT_W, TOP, WIDTH, svg_chart
 
 TEMPLATE = "drift_report.html.j2"
-MARGINS = {"left": 0.13, "right": 0.97, "bottom": 0.3, "top": 0.9}
 
 
 def g3(value: float | None) -> str:
@@ -53,20 +51,16 @@ def render_html(
     `ValueError` when a numeric column of `current` is not numeric.
     """
     by_column = {(c.column, c.kind): c for c in report.columns}
-    charts = []
-    for name, ref in reference.columns.items():
-        if name not in current.columns:
-            continue
-        fig = new_figure(4.8, 3.0, dpi=80)
-        # Fixed margins that fit the rotated category labels: tight_layout would draw every
-        # chart twice, and drawing is most of the page's cost.
-        fig.subplots_adjust(**MARGINS)
-        draw(fig.add_subplot(), ref, current[name], by_column.get((name, ref.kind)))
-        charts.append((name, png_base64(fig)))
+    charts = [
+        svg_chart(ref, current[name], by_column.get((name, ref.kind)))
+        for name, ref in reference.columns.items()
+        if name in current.columns
+    ]
     return _template().render(
         title=title,
         report=report,
         reference_rows=max((ref.n_rows for ref in reference.columns.values()), default=0),
         current_rows=len(current),
         charts=charts,
+        box={"width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "w": PLOT_W, "h": PLOT_H},
     )
