@@ -94,6 +94,8 @@ def _instrument() -> _Timers:
     timers.wrap(validation_defs, "validate", "compute: validate")
     timers.wrap(features_defs, "build_features", "compute: build_features")
     timers.wrap(validation_defs, "quality_checks", "asset: quality_checks")
+    # The direct path pays this inside validate(); in Dagster raw_dataset pays it once.
+    timers.wrap(ingestion_defs, "text_as_arrow", "asset: text as Arrow (raw_dataset)")
     for module in (ingestion_defs, validation_defs):
         timers.wrap(module, "preview", "metadata: preview (markdown head)")
     for module in (validation_defs, features_defs):

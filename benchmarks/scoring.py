@@ -11,8 +11,8 @@ ever timed. Then, each in a fresh process, on the same rows:
   probability, decision at the threshold, the output frame) and the `preview` metadata (top rows
   by score as markdown). The checks' statistics are properties of the result, read by the asset.
 - (c) `reasons`: the same with `reasons_for="positives"`, i.e. `explain.top_reasons` for every
-  predicted churner. Occlusion costs one `predict_proba` per input column over the explained rows,
-  so its ratio is expected to be several times (a) and is reported separately.
+  predicted churner: the occluded copies of all columns stacked into one `predict_proba` per
+  chunk, cells already at their baseline not rescored (target: at most 3x (a) in CPU time).
 
 Run: `python -m benchmarks.scoring [--quick]`; writes `benchmarks/results/scoring.json`. Workers:
 `python -m benchmarks.scoring <task> <params-json> <out-file>`.
@@ -36,6 +36,7 @@ from benchmarks.common import load_average, row, run_worker, worker_main, write_
 NAME = "scoring"
 MODULE = "benchmarks.scoring"
 TARGET_RATIO = 1.2
+REASONS_TARGET = 3.0  # reasons for predicted churners vs bare predict_proba, CPU time
 FAMILY = "xgboost"
 MODEL_PARAMS = {
     "model__n_estimators": 250,
@@ -274,9 +275,10 @@ def main(quick: bool = False) -> dict[str, Any]:
                     f"{rows:,} rows: scoring path with top reasons for predicted churners",
                     f"{entry['reasons_rows_per_second']:,} rows/s",
                     f"ratio to bare {entry['reasons_ratio_cpu']:.1f}x CPU time, "
-                    f"{entry['reasons_ratio_wall']:.1f}x wall (expected: several x, "
-                    f"one predict_proba per input column over {reasons['explained_rows']:,} "
-                    f"explained rows); {reasons['seconds']:.2f} s, n={n}",
+                    f"{entry['reasons_ratio_wall']:.1f}x wall (target <= {REASONS_TARGET:.0f}x "
+                    f"CPU: {'met' if entry['reasons_ratio_cpu'] <= REASONS_TARGET else 'MISSED'}; "
+                    f"{reasons['explained_rows']:,} explained rows, stacked occlusion); "
+                    f"{reasons['seconds']:.2f} s, n={n}",
                 )
             )
     results["load_average_end"] = load_average()

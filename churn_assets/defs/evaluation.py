@@ -16,7 +16,8 @@ from churn_assets.ml.evaluation import (
     plot_feature_importance,
     plot_pr_curves,
     plot_roc_curves,
-    select_best,
+    select_by_oof,
+    selection_table,
 )
 from churn_assets.ml.evaluation.decisions import decision_report
 from churn_assets.ml.features import FeatureSpec, split_xy
@@ -31,6 +32,8 @@ RECORD_KEYS = (
     "model_uri",
     "mlflow_run_id",
     "cv_metrics",
+    "best_params",
+    "train_rows",
 )
 
 
@@ -70,8 +73,10 @@ def model_evaluation(
 ) -> Output[dict]:
     """Load each candidate from MLflow, score the holdout at its out-of-fold threshold, compare.
 
-    Returns a JSON record with every candidate's metrics and the best one (highest holdout ROC AUC,
-    ties broken by PR AUC then name). The holdout is never used to choose a threshold.
+    Returns a JSON record with every candidate's metrics and the best one: the highest
+    out-of-fold ROC AUC over the training rows (`select_by_oof`; the holdout ROC AUC breaks
+    ties), so the choice does not rest on the small holdout alone. The holdout is never used to
+    choose a threshold, and no candidate is scored on rows it was fitted on.
     """
     X_test, y_test = split_xy(features, FeatureSpec.from_dict(feature_spec), "test")
     results, curves, models = {}, {}, {}
@@ -82,7 +87,9 @@ def model_evaluation(
         curves[family] = (y_test.to_numpy(), proba)
         models[family] = model
     table = compare_candidates(results)
-    best = select_best(results)
+    cv = {family: record["cv_metrics"] for family, record in candidates.items()}
+    best = select_by_oof(cv, results)
+    selection = selection_table(cv, results)
     sample = X_test.sample(min(IMPORTANCE_ROWS, len(X_test)), random_state=0)
     y_sample = y_test.loc[sample.index]
     importance = feature_importance_table(models[best], sample, y_sample)
@@ -93,20 +100,29 @@ def model_evaluation(
     tags = run_tags(context, data_version, git.commit_sha())
     with mlflow_tracking.start_run("model_evaluation", tags) as run:
         run.log_table(table, "comparison.json")
+        run.log_table(selection, "selection.json")
         run.log_table(importance, "feature_importance.json")
         run.log_metrics({f"{f}_test_{k}": v for f, m in results.items() for k, v in m.items()})
         run.set_tag("best_family", best)
         for name, image in plots.items():
             run.log_png(image, f"plots/{name}.png")
         log_decisions(run, decisions)
-    context.log.info(f"best candidate: {best} (holdout ROC AUC {results[best]['roc_auc']:.4f})")
+    context.log.info(
+        f"best candidate: {best} (out-of-fold ROC AUC {cv[best]['cv_roc_auc_mean']:.4f}, "
+        f"holdout {results[best]['roc_auc']:.4f})"
+    )
     record = {
         "best": best,
         "candidates": {
-            family: {"metrics": results[family], **{k: candidates[family][k] for k in RECORD_KEYS}}
+            family: {
+                "metrics": results[family],
+                "random_state": candidates[family].get("random_state", 42),
+                **{k: candidates[family][k] for k in RECORD_KEYS},
+            }
             for family in candidates
         },
         "holdout_rows": len(X_test),
+        "selected_by": "out-of-fold ROC AUC on the training rows (holdout ROC AUC breaks ties)",
         "data_version": data_version,
         "evaluation_run_id": run.run_id,
         "features": list(X_test.columns),
@@ -117,6 +133,8 @@ def model_evaluation(
         metadata={
             "best": best,
             "best_roc_auc": results[best]["roc_auc"],
+            "best_oof_roc_auc": cv[best]["cv_roc_auc_mean"],
+            "selection": table_md(selection),
             "comparison": table_md(table.reset_index() if table.index.name else table),
             "feature_importance_table": table_md(importance.head(15)),
             **{name: png(image, name) for name, image in plots.items()},

@@ -16,12 +16,15 @@ from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.ml.evaluation.segments import holdout_segments
-from churn_assets.ml.features import FeatureSpec, split_xy
+from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
+from churn_assets.ml.models.refit import refit_all_rows
 from churn_assets.ml.promotion import GateConfig, render_model_card
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.metrics import MetricsResource
+from churn_assets.resources.mlflow_models import log_pipeline
 from churn_assets.resources.mlflow_tracking import MlflowResource
+from churn_assets.resources.model_evidence import EVIDENCE_TAG
 from churn_assets.resources.model_registry import CHAMPION, RegistryError, check_scores
 
 SAMPLE_ROWS = 500
@@ -46,6 +49,34 @@ class GateSettings(
         return to_dataclass(self, GateConfig)
 
 
+def _final_fit(context, mlflow_tracking, family: str, candidate: dict, features, fspec, version):
+    """Refit the chosen family's tuned parameters on every labeled row (train + holdout) and log
+    it in its own MLflow run; returns (model_uri, run_id, rows). The evaluated model, fitted on
+    the training split only, stays the evidence the gate and the card report."""
+    parts = [split_xy(features, fspec, side) for side in ("train", "test")]
+    X_all = pd.concat([x for x, _ in parts])
+    y_all = pd.concat([y for _, y in parts])
+    final = refit_all_rows(
+        family,
+        candidate["best_params"],
+        build_preprocessor(fspec),
+        X_all,
+        y_all,
+        candidate.get("random_state", 42),
+    )
+    tags = {
+        "dagster_run_id": context.run.run_id,
+        "dagster_asset_key": "promoted_model",
+        "data_version": version,
+        "evaluated_run_id": candidate["mlflow_run_id"],
+    }
+    with mlflow_tracking.start_run(f"{family}_final_fit", tags) as run:
+        run.log_params({"family": family, "final_fit_rows": len(X_all)})
+        run.log_params({k.removeprefix("model__"): v for k, v in candidate["best_params"].items()})
+        info = run.log_model(log_pipeline, final, X_all)
+    return info.model_uri, run.run_id, len(X_all)
+
+
 def _card(
     model_name: str,
     evaluation: dict,
@@ -57,15 +88,14 @@ def _card(
 ):
     candidate = evaluation["candidates"][family]
     counts = features[TARGET].value_counts().to_dict()
+    n_train = int((features["split"] == "train").sum())
+    n_holdout = int((features["split"] == "test").sum())
     return render_model_card(
         model_name=model_name,
         family=family,
         version=version,
         data_source=spec_source,
-        n_rows={
-            "train": int((features["split"] == "train").sum()),
-            "holdout": int((features["split"] == "test").sum()),
-        },
+        n_rows={"train": n_train, "holdout": n_holdout, "final fit": n_train + n_holdout},
         data_version=evaluation["data_version"],
         class_balance={int(k): int(v) for k, v in counts.items()},
         metrics=outcome.evidence.get("metric_intervals") or candidate["metrics"],
@@ -73,6 +103,12 @@ def _card(
         threshold_rationale=candidate["threshold_rationale"],
         features=evaluation["features"],
         promotion_reason=outcome.reason,
+        evidence=(
+            f"evaluated on {n_holdout} holdout rows by the model fitted on the {n_train} "
+            f"training rows; final fit (the registered model) on all {n_train + n_holdout} "
+            "labeled rows with the same parameters"
+        ),
+        selected_by=evaluation.get("selected_by", "holdout ROC AUC"),
         sections=evaluation.get("card_sections"),
     )
 
@@ -94,26 +130,36 @@ def promoted_model(
     features: pd.DataFrame,
     feature_spec: dict,
 ) -> Output[dict]:
-    """Register the best candidate with alias `challenger` and run the gate: absolute thresholds,
-    then a seeded paired bootstrap of the ROC AUC difference against the champion on the same
-    holdout. A refused model stays registered as challenger with its reason; nothing returns
-    None. Raises MlflowUnavailableError when the registry cannot be reached."""
+    """Refit the best candidate on every labeled row, register that final model with alias
+    `challenger` and run the gate on its evidence model (the same parameters fitted on the
+    training split only): absolute thresholds, then a seeded paired bootstrap of the ROC AUC
+    difference against the champion's evidence model on the same holdout. A refused model stays
+    registered as challenger with its reason; nothing returns None. Raises
+    MlflowUnavailableError when the registry cannot be reached."""
     from churn_assets.ml.promotion import bootstrap_metric_intervals
 
     best = model_evaluation["best"]
     candidate = model_evaluation["candidates"][best]
+    fspec = FeatureSpec.from_dict(feature_spec)
+    final_uri, final_run, final_rows = _final_fit(
+        context, mlflow_tracking, best, candidate, features, fspec, model_evaluation["data_version"]
+    )
     registry = mlflow_tracking.registry()
     version = registry.register(
-        candidate["model_uri"],
-        candidate["mlflow_run_id"],
+        final_uri,
+        final_run,
         {
             "family": best,
             "threshold": candidate["threshold"],
             "data_version": model_evaluation["data_version"],
             "dagster_run_id": context.run.run_id,
+            EVIDENCE_TAG: candidate["model_uri"],
+            "evaluated_run_id": candidate["mlflow_run_id"],
+            "train_rows": candidate.get("train_rows", ""),
+            "final_fit_rows": final_rows,
         },
     )
-    X_test, y_test = split_xy(features, FeatureSpec.from_dict(feature_spec), "test")
+    X_test, y_test = split_xy(features, fspec, "test")
     segments = holdout_segments(feature_spec, X_test)
     outcome = registry.promote(
         version, X_test, y_test, candidate["threshold"], config.gate(), segments=segments
@@ -133,7 +179,7 @@ def promoted_model(
         dataset.describe(spec),
         features[[TARGET, "split"]],
     )
-    registry.attach_card(version, candidate["mlflow_run_id"], card)
+    registry.attach_card(version, final_run, card)
     (context.log.info if outcome.promoted else context.log.warning)(
         f"v{version} ({best}): {outcome.reason}"
     )
@@ -149,6 +195,8 @@ def promoted_model(
         "family": best,
         "model_name": registry.name,
         "threshold": candidate["threshold"],
+        "final_fit_rows": final_rows,
+        "evidence_model_uri": candidate["model_uri"],
         "gate": {"min_metrics": dict(config.min_metrics), "max_auc_drop": config.max_auc_drop},
     }
     return Output(
@@ -161,6 +209,9 @@ def promoted_model(
             "champion_version": outcome.champion_version or "none",
             "previous_champion": outcome.previous_champion or "none",
             "threshold": candidate["threshold"],
+            "evaluated_on": f"{len(X_test)} holdout rows, model fitted on the training split",
+            "final_fit_rows": final_rows,
+            "evidence_model_uri": candidate["model_uri"],
             "holdout_metrics": MetadataValue.json(outcome.metrics),
             "evidence": MetadataValue.json(outcome.evidence),
             "model_card": MetadataValue.md(card),

@@ -16,6 +16,7 @@ from churn_assets.constants import CHALLENGER, CHAMPION
 from churn_assets.ml.evaluation import holdout_metrics
 from churn_assets.ml.promotion import GateConfig, bootstrap_auc_difference, decide_promotion
 from churn_assets.ml.promotion.segment_gate import segment_rule
+from churn_assets.resources.model_evidence import load_evidence_model
 from churn_assets.resources.promotion_outcome import PromotionOutcome
 from churn_assets.resources.registry_lock import registry_lock
 from churn_assets.resources.score_checks import check_scores, is_number
@@ -165,15 +166,17 @@ class ModelRegistry:
     ) -> PromotionOutcome:
         """Score `version` and the champion on the same holdout and apply the gate.
 
-        The challenger must load and give in-range, non-constant probabilities, else it is
-        refused whatever `force` says. A champion that no longer loads is reported and the
-        challenger is judged on the thresholds alone. `force` skips the gate and is recorded.
+        Each is scored by its evidence model (`load_evidence_model`), never by a model refitted
+        on the holdout rows. The registered challenger and its evidence model must load and give
+        in-range, non-constant probabilities, else it is refused whatever `force` says. A
+        champion that no longer loads is reported and the challenger is judged on the
+        thresholds alone. `force` skips the gate and is recorded.
         """
         self.client.set_registered_model_alias(self.name, CHALLENGER, version)
         previous = self.alias_version(CHAMPION)
         try:
-            challenger = self.load(version)
-            proba = challenger.predict_proba(X_holdout)[:, 1]
+            check_scores(self.load(version).predict_proba(X_holdout)[:, 1])  # what would serve
+            proba = load_evidence_model(self, version).predict_proba(X_holdout)[:, 1]
             check_scores(proba)
         except (RegistryError, ValueError) as exc:
             return self._record(version, False, f"refused: {exc}", previous, False, {}, {})
@@ -181,7 +184,8 @@ class ModelRegistry:
         comparison, notes, champion_proba = None, {}, None
         if previous is not None and previous != version:
             try:
-                champion_proba = self.load(previous).predict_proba(X_holdout)[:, 1]
+                champion_model = load_evidence_model(self, previous)
+                champion_proba = champion_model.predict_proba(X_holdout)[:, 1]
                 comparison = bootstrap_auc_difference(
                     y_holdout,
                     proba,

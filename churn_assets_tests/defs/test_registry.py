@@ -49,6 +49,7 @@ from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_models import log_pipeline
 from churn_assets.resources.mlflow_tracking import MlflowResource
+from churn_assets.resources.model_evidence import EVIDENCE_TAG
 from churn_assets.resources.model_registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 
@@ -203,6 +204,51 @@ def test_a_worse_challenger_is_refused_with_metric_value_and_threshold(home, pip
     tags = reg.version_tags(bad)
     assert tags["promotion_decision"] == "refused" and tags["previous_champion"] == good
     assert float(tags["holdout_roc_auc"]) == pytest.approx(auc, abs=1e-6)
+
+
+def refitted_version(home: Home, final: Pipeline, evidence: Pipeline, X: pd.DataFrame) -> str:
+    """Register `final` as promoted_model does after a refit: `evidence` named by its tag."""
+    with home.tracking().start_run("final_fit", {"purpose": "registry test"}) as run:
+        judged = run.log_model(log_pipeline, evidence, X, name="evaluated")
+        served = run.log_model(log_pipeline, final, X)
+    tags = {"family": "logistic_regression", "threshold": THRESHOLD, EVIDENCE_TAG: judged.model_uri}
+    return home.registry().register(served.model_uri, run.info.run_id, tags)
+
+
+def test_the_gate_judges_a_refitted_version_by_its_evidence_model(home, pipelines):
+    reg, (X_hold, y_hold) = home.registry(), home.holdout()
+    X_train, y_train = stored_split(home.path / "assets", "train")
+    model = Pipeline(
+        [
+            ("preprocess", build_preprocessor(stored_spec(home.path / "assets"))),
+            ("model", LogisticRegression(class_weight="balanced", max_iter=1000)),
+        ]
+    )
+    # Fitted on the holdout itself: its holdout scores would flatter it.
+    seen_holdout = model.fit(pd.concat([X_train, X_hold]), pd.concat([y_train, y_hold]))
+    # Served: the good model; evidence: the shuffled-label one. Judged by the evidence, refused.
+    masked = refitted_version(home, pipelines["good"], pipelines["bad"], pipelines["X"])
+    outcome = reg.promote(masked, X_hold, y_hold, THRESHOLD, GATE)
+    assert not outcome.promoted and outcome.metrics["roc_auc"] < 0.65, outcome.reason
+    # The champion is compared by its evidence model too, not by a fit that saw the holdout.
+    champion = refitted_version(home, seen_holdout, pipelines["good"], pipelines["X"])
+    assert reg.promote(champion, X_hold, y_hold, THRESHOLD, GATE).promoted
+    challenger = version_with(home, pipelines, "good")
+    outcome = reg.promote(challenger, X_hold, y_hold, THRESHOLD, GATE)
+    assert outcome.evidence["champion_comparison"]["diff"] == 0.0  # the very same evidence
+    assert outcome.promoted and reg.alias_version(CHAMPION) == challenger
+    assert float(reg.version_tags(champion)["holdout_roc_auc"]) == pytest.approx(
+        outcome.metrics["roc_auc"], abs=1e-6
+    )
+
+
+def test_a_version_whose_evidence_model_is_gone_is_refused(home, pipelines):
+    reg, (X, y) = home.registry(), home.holdout()
+    version = refitted_version(home, pipelines["good"], pipelines["good"], pipelines["X"])
+    reg.tag_version(version, {EVIDENCE_TAG: "models:/m-doesnotexist"})
+    outcome = reg.promote(version, X, y, THRESHOLD, GATE, force=True)
+    assert not outcome.promoted
+    assert f"the evidence model of version {version} of '{MODEL_NAME}'" in outcome.reason
 
 
 def test_an_unloadable_champion_leaves_thresholds_only_and_never_an_unloadable_champion(

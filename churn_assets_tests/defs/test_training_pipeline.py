@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, load_assets_from_modules, materialize
 from mlflow import MlflowClient
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
@@ -31,6 +32,7 @@ from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
+from churn_assets.resources.model_evidence import EVIDENCE_TAG, load_evidence_model
 from churn_assets.resources.model_registry import CHALLENGER, CHAMPION, ModelRegistry
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 
@@ -232,8 +234,8 @@ def test_first_materialization_trains_every_family_and_promotes_the_best(lineage
 
 def test_every_mlflow_run_ends_finished(lineage):
     runs = lineage.store.runs()
-    # Per materialization: one run per family and one for model_evaluation.
-    assert len(runs) == 2 * (len(FAMILIES) + 1)
+    # Per materialization: one run per family, one for model_evaluation, one for the final fit.
+    assert len(runs) == 2 * (len(FAMILIES) + 2)
     assert {r.info.status for r in runs} == {"FINISHED"}, [
         (r.info.run_name, r.info.status) for r in runs
     ]
@@ -263,6 +265,16 @@ def test_each_family_run_is_tracked_with_lineage_and_a_skops_model(lineage, tmp_
             tracked.info.run_id, "search/trials.json", str(tmp_path / family)
         )
         assert len(json.loads(Path(trials).read_text())["data"]) == 2  # n_iter trials
+        rungs = json.loads(
+            Path(
+                store.client().download_artifacts(
+                    tracked.info.run_id, "search/rungs.json", str(tmp_path / family / "r")
+                )
+            ).read_text()
+        )
+        assert rungs["columns"][:4] == ["rung", "n_resources", "candidates", "fit_seconds"]
+        assert [r[2] for r in rungs["data"]] == [2]  # two candidates, one rung
+        assert float(tags["search_seconds"]) > 0 and float(tags["refit_seconds"]) > 0
 
         info = mlflow.models.get_model_info(meta["model_uri"])
         assert info.flavors["sklearn"]["serialization_format"] == "skops"
@@ -299,9 +311,40 @@ def test_champion_matches_or_beats_plain_logistic_regression(lineage):
     ).fit(X_train, y_train)
     baseline_auc = roc_auc_score(y_test, baseline.predict_proba(X_test)[:, 1])
     registry_ = store.registry()
-    champion = registry_.load(registry_.alias_version(CHAMPION))
+    # The registered champion was refitted on the holdout too; its evidence model was not.
+    champion = load_evidence_model(registry_, registry_.alias_version(CHAMPION))
     champion_auc = roc_auc_score(y_test, champion.predict_proba(X_test)[:, 1])
     assert champion_auc >= baseline_auc - 0.005, (champion_auc, baseline_auc)
+
+
+def scaler_rows(model) -> int:
+    """Rows the fitted numeric scaler of a (possibly wrapped) pipeline has seen."""
+    # ColumnTransformer fits clones of its steps: the fitted scaler is in `transformers_`.
+    [columns] = [
+        v for v in model.get_params(deep=True).values() if isinstance(v, ColumnTransformer)
+    ]
+    return int(columns.named_transformers_["numeric"].named_steps["scale"].n_samples_seen_)
+
+
+def test_the_registered_model_saw_every_labeled_row_and_the_card_says_so(lineage, tmp_path):
+    store, first = lineage.store, lineage.first
+    n_train, n_holdout = len(store.split("train")[0]), len(store.split("test")[0])
+    registry_ = store.registry()
+    tags = registry_.version_tags("1")
+    assert int(tags["final_fit_rows"]) == n_train + n_holdout
+    assert scaler_rows(registry_.load("1")) == n_train + n_holdout
+    evidence = load_evidence_model(registry_, "1")
+    assert scaler_rows(evidence) == n_train  # the gate's model never saw the holdout
+    promoted = metadata(first, "promoted_model")
+    best = metadata(first, "model_evaluation")["best"]
+    assert tags[EVIDENCE_TAG] == metadata(first, f"trained_models/{best}")["model_uri"]
+    assert promoted["final_fit_rows"] == n_train + n_holdout
+    run_id = store.client().get_model_version(MODEL_NAME, "1").run_id
+    assert store.client().get_run(run_id).info.run_name == f"{best}_final_fit"
+    card = Path(store.client().download_artifacts(run_id, "model_card.md", str(tmp_path)))
+    text = card.read_text()
+    assert f"final fit: {n_train + n_holdout}" in text
+    assert f"evaluated on {n_holdout} holdout rows by the model fitted on the {n_train}" in text
 
 
 def test_second_materialization_is_compared_with_the_champion(lineage):
@@ -407,10 +450,10 @@ def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, b
     per_family = {key: metadata(result, key)["holdout_roc_auc"] for key in TRAINED}
     for key in TRAINED:  # the defaults reached the assets by configuration alone
         [tracked] = store.runs(dagster_run_id=result.run_id, dagster_asset_key=key)
-        assert tracked.data.params["n_iter"] == "8" and tracked.data.params["cv_folds"] == "5"
+        assert tracked.data.params["n_iter"] == "9" and tracked.data.params["cv_folds"] == "3"
     X_test, y_test = store.split("test")
     assert len(X_test) == 667  # the publisher's 20% file
     registry_ = store.registry()
-    champion = registry_.load(registry_.alias_version(CHAMPION))
+    champion = load_evidence_model(registry_, registry_.alias_version(CHAMPION))
     auc = roc_auc_score(y_test, champion.predict_proba(X_test)[:, 1])
     assert auc >= 0.93, f"champion holdout ROC AUC {auc:.4f}; per family {per_family}"

@@ -135,22 +135,30 @@ def test_training_lineage_on_mlflow_server(mlflow_server, s3_endpoint, s3_bucket
     )
     assert result.success
 
-    # Runs: one per family and one for the evaluation, all finished, tagged with the Dagster run.
+    # Runs: one per family, one for the evaluation and one for the final fit of the chosen
+    # family on every labeled row; all finished, tagged with the Dagster run.
     client = MlflowClient(mlflow_server, mlflow_server)
     experiment = client.get_experiment_by_name("churn")
     assert experiment.artifact_location.startswith("mlflow-artifacts:")  # proxied by the server
     runs = client.search_runs([experiment.experiment_id])
-    assert sorted(r.info.run_name for r in runs) == sorted([*FAMILIES, "model_evaluation"])
+    promoted = result.output_for_node("promoted_model")
+    final_fit = f"{promoted['family']}_final_fit"
+    assert sorted(r.info.run_name for r in runs) == sorted(
+        [*FAMILIES, "model_evaluation", final_fit]
+    )
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert {r.data.tags["dagster_run_id"] for r in runs} == {result.run_id}
 
-    # The registry: a version with alias champion, from the best family's run.
-    promoted = result.output_for_node("promoted_model")
+    # The registry: a version with alias champion, from the final fit of the best family; its
+    # evidence model is the family's own run's model.
     assert promoted["promoted"], promoted["reason"]
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     assert str(champion.version) == promoted["version"] == promoted["champion_version"]
-    best_run = next(r for r in runs if r.info.run_name == promoted["family"])
-    assert champion.run_id == best_run.info.run_id
+    final_run = next(r for r in runs if r.info.run_name == final_fit)
+    assert champion.run_id == final_run.info.run_id
+    assert final_run.data.tags["evaluated_run_id"] == next(
+        r.info.run_id for r in runs if r.info.run_name == promoted["family"]
+    )
     checks = {
         e.check_name: e.passed
         for e in result.get_asset_check_evaluations()
@@ -161,8 +169,8 @@ def test_training_lineage_on_mlflow_server(mlflow_server, s3_endpoint, s3_bucket
     # Artifacts went through the server into the bucket: models, plots, the model card.
     stored = _keys(s3_client, s3_bucket, "mlflow/")
     assert stored, "no MLflow artifact reached S3"
-    assert sum(key.endswith("/MLmodel") for key in stored) == len(FAMILIES)
-    assert sum(key.endswith("/model.skops") for key in stored) == len(FAMILIES)
+    assert sum(key.endswith("/MLmodel") for key in stored) == len(FAMILIES) + 1  # + final fit
+    assert sum(key.endswith("/model.skops") for key in stored) == len(FAMILIES) + 1
     assert any(key.endswith("plots/roc_curves.png") for key in stored)
     assert any(key.endswith("/model_card.md") for key in stored)
     # ...and the champion loads back from them, through the server.

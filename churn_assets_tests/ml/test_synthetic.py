@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -11,6 +12,7 @@ from churn_assets.ml.synthetic import (
     iter_synthetic,
     write_synthetic,
 )
+from churn_assets.ml.synthetic.customers import interaction_logit
 
 
 def test_same_seed_same_table_whatever_the_chunk_size():
@@ -98,3 +100,30 @@ def test_write_streams_to_file(tmp_path, suffix):
         back["tenure"].to_numpy(),
         generate_synthetic(70_000, seed=4, fault_rate=0.01)["tenure"].to_numpy(),
     )
+
+
+def test_the_interactions_churn_function_is_a_different_table_trees_learn_better():
+    default = generate_synthetic(20_000, seed=11)
+    explicit = generate_synthetic(20_000, seed=11, churn_function="logistic")
+    pd.testing.assert_frame_equal(default, explicit)  # the default is unchanged
+    frame = generate_synthetic(20_000, seed=11, churn_function="interactions")
+    pd.testing.assert_frame_equal(frame.drop(columns="churn"), default.drop(columns="churn"))
+    assert not frame["churn"].equals(default["churn"])
+    assert abs((frame["churn"] == "Yes").mean() - 0.26) < 0.02
+    y = (frame["churn"] == "Yes").astype(int)
+    assert 0.80 <= roc_auc_score(y, interaction_logit(frame)) <= 0.95
+    assert roc_auc_score(y, churn_logit(frame)) < roc_auc_score(y, interaction_logit(frame)) - 0.05
+    X = pd.get_dummies(
+        frame.drop(columns=["customer_id", "churn", "total_charges"]), drop_first=True
+    ).astype(float)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
+    linear = LogisticRegression(max_iter=2000).fit(X_train, y_train)
+    trees = HistGradientBoostingClassifier(random_state=0).fit(X_train, y_train)
+    linear_auc = roc_auc_score(y_test, linear.predict_proba(X_test)[:, 1])
+    trees_auc = roc_auc_score(y_test, trees.predict_proba(X_test)[:, 1])
+    assert trees_auc > linear_auc + 0.02, (trees_auc, linear_auc)
+
+
+def test_an_unknown_churn_function_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown churn function 'cubic'; choose one of"):
+        generate_synthetic(10, churn_function="cubic")

@@ -1,8 +1,8 @@
 """Holdout evaluation: metrics, the decision threshold, plots and the choice among candidates.
 
 `metrics` (holdout metrics), `threshold` (the decision threshold), `plots` (PNG bytes),
-`importance` (permutation importance) and `ranking` (the best candidate); the public names are
-re-exported here.
+`importance` (permutation importance), `ranking` (the holdout table) and `selection` (the best
+candidate, on out-of-fold evidence); the public names are re-exported here.
 """
 
 from churn_assets.ml.evaluation.importance import feature_importance_table, plot_feature_importance
@@ -14,6 +14,7 @@ from churn_assets.ml.evaluation.plots import (
     plot_roc_curves,
 )
 from churn_assets.ml.evaluation.ranking import compare_candidates, select_best
+from churn_assets.ml.evaluation.selection import select_by_oof, selection_table
 from churn_assets.ml.evaluation.threshold import THRESHOLD_OBJECTIVES, choose_threshold
 
 __all__ = [
@@ -29,4 +30,6 @@ __all__ = [
     "plot_pr_curves",
     "plot_roc_curves",
     "select_best",
+    "select_by_oof",
+    "selection_table",
 ]

@@ -12,7 +12,12 @@ injected faults put bad strings there, so the loader's coercion is exercised on 
 names are re-exported here.
 """
 
-from churn_assets.ml.synthetic.customers import DRIFT_PROFILES, SIGNAL, churn_logit
+from churn_assets.ml.synthetic.customers import (
+    CHURN_FUNCTIONS,
+    DRIFT_PROFILES,
+    SIGNAL,
+    churn_logit,
+)
 from churn_assets.ml.synthetic.stream import (
     CHUNK_ROWS,
     generate_synthetic,
@@ -22,6 +27,7 @@ from churn_assets.ml.synthetic.stream import (
 
 __all__ = [
     "CHUNK_ROWS",
+    "CHURN_FUNCTIONS",
     "DRIFT_PROFILES",
     "SIGNAL",
     "churn_logit",

@@ -79,6 +79,27 @@ def churn_logit(frame: pd.DataFrame) -> np.ndarray:
     return logit
 
 
+def interaction_logit(frame: pd.DataFrame) -> np.ndarray:
+    """A second churn function: steps and interactions a linear model cannot express (new
+    month-to-month customers, expensive fiber, a support-call cliff as in the BigML table)."""
+    tenure = frame["tenure"].to_numpy()
+    monthly = frame["contract"].to_numpy() == "Month-to-month"
+    fiber = frame["internet_service"].to_numpy() == "Fiber optic"
+    charges = frame["monthly_charges"].to_numpy()
+    calls = frame["support_calls"].to_numpy()
+    return SIGNAL * (
+        1.6 * (monthly & (tenure < 12))
+        + 1.2 * (fiber & (charges > 95.0))
+        + 1.8 * (calls >= 4)
+        - 1.0 * (~monthly & (tenure > 36))
+        + 0.8 * ((frame["senior_citizen"].to_numpy() == 1) & ~monthly)
+        - 0.6 * (frame["tech_support"].to_numpy() == "Yes")
+    )
+
+
+CHURN_FUNCTIONS = {"logistic": churn_logit, "interactions": interaction_logit}
+
+
 def customer_block(rng: np.random.Generator, n: int, start: int, drift: str) -> pd.DataFrame:
     """Draw `n` customers (ids from `start`) under a drift profile; no churn column yet."""
     profile = DRIFT_PROFILES[drift]
@@ -118,11 +139,11 @@ def customer_block(rng: np.random.Generator, n: int, start: int, drift: str) -> 
     return frame
 
 
-def calibrated_intercept(churn_rate: float, seed: int) -> float:
+def calibrated_intercept(churn_rate: float, seed: int, churn_function: str = "logistic") -> float:
     """The intercept that gives `churn_rate` on average, the same for any table size."""
     # Bisection on a fixed calibration sample so the intercept is the same for any n_rows.
     sample = customer_block(np.random.default_rng([seed, 7]), 40_000, 0, "none")
-    logit = churn_logit(sample)
+    logit = CHURN_FUNCTIONS[churn_function](sample)
     low, high = -10.0, 10.0
     for _ in range(60):
         mid = (low + high) / 2

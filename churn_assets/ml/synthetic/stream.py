@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from churn_assets.ml.synthetic.customers import (
+    CHURN_FUNCTIONS,
     DRIFT_PROFILES,
     calibrated_intercept,
-    churn_logit,
     customer_block,
 )
 
@@ -54,19 +54,26 @@ def iter_synthetic(
     fault_rate: float = 0.0,
     drift: str = "none",
     chunk_rows: int = CHUNK_ROWS,
+    churn_function: str = "logistic",
 ) -> Iterator[pd.DataFrame]:
     """Yield the synthetic table in chunks of about `chunk_rows` rows.
 
     Churn follows `churn_logit` with an intercept calibrated to `churn_rate`; a share `fault_rate`
     of rows carries one data-quality fault (a null, a duplicate id, an out-of-range tenure, a bad
-    string in `total_charges` or a missing target). Raises ValueError for a non-positive row count
-    or an unknown drift profile.
+    string in `total_charges` or a missing target). `churn_function` names the log-odds in
+    `CHURN_FUNCTIONS` ("logistic", the default, or "interactions"). Raises ValueError for a
+    non-positive row count, an unknown drift profile or an unknown churn function.
     """
     if n_rows <= 0:
         raise ValueError(f"n_rows must be positive, got {n_rows}")
     if drift not in DRIFT_PROFILES:
         raise ValueError(f"unknown drift profile '{drift}'; choose one of {list(DRIFT_PROFILES)}")
-    intercept = calibrated_intercept(churn_rate, seed)
+    if churn_function not in CHURN_FUNCTIONS:
+        raise ValueError(
+            f"unknown churn function '{churn_function}'; choose one of {list(CHURN_FUNCTIONS)}"
+        )
+    logit_of = CHURN_FUNCTIONS[churn_function]
+    intercept = calibrated_intercept(churn_rate, seed, churn_function)
     n_blocks = -(-n_rows // _BLOCK_ROWS)
     seeds = np.random.SeedSequence(seed).spawn(n_blocks)
     pending: list[pd.DataFrame] = []
@@ -76,7 +83,7 @@ def iter_synthetic(
         start = b * _BLOCK_ROWS
         n = min(_BLOCK_ROWS, n_rows - start)
         frame = customer_block(rng, n, start + 1, drift)
-        p = 1 / (1 + np.exp(-(churn_logit(frame) + intercept)))
+        p = 1 / (1 + np.exp(-(logit_of(frame) + intercept)))
         frame["churn"] = np.where(rng.random(n) < p, "Yes", "No").astype(object)
         charges = frame["total_charges"].map("{:.2f}".format).astype(object)
         charges[frame["tenure"].to_numpy() == 0] = " "  # as the public telco file has it

@@ -1,0 +1,133 @@
+"""Measured code of the quality benchmark: one table per fresh process.
+
+`champion` follows the platform's own path with a spec naming only source, target and positive
+label: validate, feature spec, the seeded internal split, every family tuned with the default
+budget, the choice on out-of-fold evidence (`select_by_oof`), the final refit on every labeled
+row (`refit_all_rows`), then ROC AUC on the separate test file it never saw. `baselines` are
+plain scikit-learn defaults (one-hot + median imputation) fitted on the same labeled rows.
+Also measured, not used by the platform: the choice by holdout alone (the old rule), a soft vote
+of the refitted families, and isotonic calibration fitted on the champion's out-of-fold scores.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from benchmarks.common import worker_main
+
+
+def _tables(params: dict[str, Any]):
+    """(validated labeled rows, feature spec, spec, validated test rows) through the platform."""
+    from churn_assets.ml.features import feature_spec
+    from churn_assets.ml.validation import typed_columns, validate
+    from churn_assets.resources.dataset import DatasetResource
+
+    spec_path = Path(params["workdir"]) / f"{params['name']}.yaml"
+    spec_path.write_text(
+        f"name: {params['name']}\nsource:\n  kind: file\n  path: {params['train_csv']}\n"
+        f'target_column: {params["target"]}\npositive_label: "{params["positive"]}"\n'
+    )
+    dataset = DatasetResource(spec=str(spec_path))
+    spec = dataset.load_spec()
+    valid = validate(dataset.load_table(spec), spec).valid
+    fspec = feature_spec(spec, typed_columns(valid, spec))
+    test = validate(dataset.read_location(params["test_csv"], spec.source), spec).valid
+    return valid, fspec, spec, test
+
+
+def _baselines(X: pd.DataFrame, y: pd.Series, X_test, y_test, categorical) -> dict[str, float]:
+    numeric = [c for c in X.columns if c not in categorical]
+    models = {
+        "logistic_regression": LogisticRegression(max_iter=1000),
+        "random_forest_500": RandomForestClassifier(n_estimators=500, random_state=0, n_jobs=1),
+        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=0),
+    }
+    out = {}
+    for name, model in models.items():
+        pre = ColumnTransformer(
+            [
+                ("numeric", SimpleImputer(strategy="median"), numeric),
+                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(categorical)),
+            ]
+        )
+        fitted = make_pipeline(pre, model).fit(X, y)
+        out[name] = float(roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]))
+    return out
+
+
+def table(params: dict[str, Any]) -> dict[str, Any]:
+    """Champion and baselines on one table; ROC AUC (and Brier) on its separate test file."""
+    from churn_assets.ml.evaluation import holdout_metrics, select_best, select_by_oof
+    from churn_assets.ml.features import build_features, build_preprocessor, split_xy
+    from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
+    from churn_assets.ml.models.refit import refit_all_rows
+    from churn_assets.ml.validation import TARGET
+
+    started = time.perf_counter()
+    valid, fspec, spec, test = _tables(params)
+    features = build_features(valid, spec, fspec, spec.id_name)
+    X_train, y_train = split_xy(features, fspec, "train")
+    X_hold, y_hold = split_xy(features, fspec, "test")
+    X_all, y_all = valid[fspec.inputs], valid[TARGET].astype(int)
+    X_test, y_test = test[fspec.inputs], test[TARGET].astype(int)
+    budget = SearchBudget(n_iter=params.get("n_iter", 8), cv_folds=params.get("cv_folds", 5))
+    families, cv, holdout, final_proba, evaluated_proba = {}, {}, {}, {}, {}
+    for family in FAMILIES:
+        result = train_family(family, build_preprocessor(fspec), X_train, y_train, budget)
+        cv[family] = result.cv_metrics
+        holdout[family] = holdout_metrics(y_hold, result.pipeline.predict_proba(X_hold)[:, 1])
+        final = refit_all_rows(family, result.best_params, build_preprocessor(fspec), X_all, y_all)
+        final_proba[family] = final.predict_proba(X_test)[:, 1]
+        evaluated_proba[family] = result.pipeline.predict_proba(X_test)[:, 1]
+        families[family] = {
+            "oof_roc_auc": result.cv_metrics["cv_roc_auc_mean"],
+            "holdout_roc_auc": holdout[family]["roc_auc"],
+            "test_roc_auc_evaluated_model": float(roc_auc_score(y_test, evaluated_proba[family])),
+            "test_roc_auc_final_model": float(roc_auc_score(y_test, final_proba[family])),
+            "best_params": result.best_params,
+            "oof": result.oof_proba,
+            "fit_seconds": round(result.fit_seconds, 1),
+        }
+    best = select_by_oof(cv, holdout)
+    by_holdout = select_best(holdout)
+    champion = final_proba[best]
+    iso = IsotonicRegression(out_of_bounds="clip").fit(families[best]["oof"], y_train)
+    vote = np.mean([final_proba[f] for f in FAMILIES], axis=0)
+    vote_oof = np.mean([families[f]["oof"] for f in FAMILIES], axis=0)
+    categorical = [c for c in fspec.inputs if c in fspec.categorical]
+    baselines = _baselines(X_all, y_all, X_test, y_test, categorical)
+    for f in families.values():
+        f.pop("oof")
+    return {
+        "rows": {"train": len(X_train), "holdout": len(X_hold), "test": len(X_test)},
+        "champion_family": best,
+        "champion_test_roc_auc": float(roc_auc_score(y_test, champion)),
+        "champion_before_refit_test_roc_auc": families[best]["test_roc_auc_evaluated_model"],
+        "old_rule_family": by_holdout,
+        "old_rule_test_roc_auc": families[by_holdout]["test_roc_auc_evaluated_model"],
+        "soft_vote_oof_roc_auc": float(roc_auc_score(y_train, vote_oof)),
+        "soft_vote_test_roc_auc": float(roc_auc_score(y_test, vote)),
+        "champion_brier": float(brier_score_loss(y_test, champion)),
+        "champion_isotonic_brier": float(brier_score_loss(y_test, iso.predict(champion))),
+        "baselines": baselines,
+        "best_baseline": max(baselines, key=baselines.get),
+        "families": families,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+if __name__ == "__main__":
+    worker_main({"table": table})
