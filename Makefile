@@ -10,15 +10,23 @@ PORT ?= 3000
 SERVE_PORT ?= 8080
 WORKERS ?= 2
 
-.PHONY: install run check launch dev serve mlflow-ui demo-drift test lint format bench clean
+.PHONY: install install-dev run check launch dev serve mlflow-ui demo-drift test lint format bench clean
 
+# `make run` needs only the runtime packages; the dev extra (tests, lint, benchmarks) comes with
+# `make test` and friends, so a first result does not wait for it.
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(BIN)/pytest: $(BIN)/dagster
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 install: $(BIN)/dagster
+
+install-dev: $(BIN)/pytest
 
 run: install
 	$(BIN)/churn-assets run --job $(JOB)
@@ -49,18 +57,18 @@ mlflow-ui: install
 demo-drift: install
 	$(BIN)/python scripts/demo_drift.py
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest -q
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m benchmarks.run
 
 clean:
