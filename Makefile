@@ -10,15 +10,23 @@ PORT ?= 3000
 SERVE_PORT ?= 8080
 WORKERS ?= 2
 
-.PHONY: install run check launch dev serve mlflow-ui demo-drift test lint format bench clean
+.PHONY: install install-dev run check launch dev serve mlflow-ui demo-drift test lint format bench clean
 
+# `make run` needs only the runtime packages; the dev extra (tests, lint, benchmarks) comes with
+# `make test` and friends, so a first result does not wait for it.
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(BIN)/pytest: $(BIN)/dagster
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 install: $(BIN)/dagster
+
+install-dev: $(BIN)/pytest
 
 run: install
 	$(BIN)/churn-assets run --job $(JOB)
@@ -53,18 +61,18 @@ demo-drift: install
 # well on two cores; --dist loadfile keeps each module's fixtures in one worker.
 TEST_WORKERS ?= 2
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m benchmarks.run
 
 clean:

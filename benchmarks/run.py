@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m benchmarks.run [--quick] [--only data|training|serving|...]`.
+"""Run the benchmarks: `python -m benchmarks.run [--quick] [--only data,training,first_run,...]`.
 
 Writes one JSON per benchmark to benchmarks/results/<name>.json, then prints a markdown summary of
 every result file present (so a data-only run still shows the last training figures) and writes
@@ -15,7 +15,9 @@ from benchmarks import (
     bootstrap,
     data_assets,
     drift,
+    first_run,
     quality,
+    scale,
     scoring,
     serving,
     training,
@@ -32,6 +34,8 @@ BENCHMARKS = {
     "bootstrap": bootstrap.main,
     "serving": serving.main,
     "quality": quality.main,
+    "first_run": first_run.run,
+    "scale": scale.run,
 }
 
 
@@ -58,13 +62,25 @@ def summary_markdown() -> str:
     return "\n".join(lines + [""] + footer) + "\n"
 
 
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    return names
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (about 10 minutes)")
-    parser.add_argument("--only", choices=sorted(BENCHMARKS), help="run one benchmark")
+    parser.add_argument(
+        "--only", type=_names, help=f"comma-separated benchmarks: {', '.join(BENCHMARKS)}"
+    )
     args = parser.parse_args(argv)
     for name, run in BENCHMARKS.items():
-        if args.only and name != args.only:
+        if args.only and name not in args.only:
             continue
         started = time.perf_counter()
         print(f"running {name} benchmark{' (quick)' if args.quick else ''} ...", flush=True)

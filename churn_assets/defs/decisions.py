@@ -10,8 +10,9 @@ from churn_assets.defs.metadata import png, table_md
 from churn_assets.ml.drift.segments import segment_drift
 from churn_assets.ml.evaluation.decisions import DecisionReport
 from churn_assets.ml.evaluation.profit import Economics, batch_profit
-from churn_assets.ml.evaluation.segments import segments_markdown
-from churn_assets.ml.scoring import PREDICTED
+from churn_assets.ml.evaluation.segments import labels_for_ids, segment_metrics, segments_markdown
+from churn_assets.ml.jsonable import jsonable
+from churn_assets.ml.scoring import PREDICTED, SCORE
 
 
 def log_decisions(run, report: DecisionReport) -> None:
@@ -56,10 +57,25 @@ def batch_profit_metadata(spec, proba, threshold: float) -> dict:
     }
 
 
-def segment_drift_metadata(spec, reference, current, score: str, target: str) -> dict:
-    """The per-segment drift summary as a markdown table when the spec names segments."""
+def segment_drift_metadata(spec, reference, current, predictions, target: str) -> dict:
+    """The per-segment drift summary as a markdown table when the spec names segments
+    (`current`: the batch with its scores; `predictions`: `batch_predictions`, same rows)."""
     if not spec.segments:
         return {}
-    predicted = PREDICTED if PREDICTED in current.columns else None
-    table = segment_drift(reference, current, spec.segments, score, predicted, target)
+    current = current.assign(**{PREDICTED: predictions[PREDICTED].to_numpy()})
+    table = segment_drift(reference, current, spec.segments, SCORE, PREDICTED, target)
     return {"segment_drift": table_md(table, floatfmt=".3f")}
+
+
+def realized_segment_metadata(spec, joined, batch, threshold: float) -> tuple[dict, list]:
+    """Per-segment realized quality of a batch on its outcomes (`joined`: scored rows with
+    `churned`; `batch`: the validated batch holding the segment columns); metadata and the
+    JSON rows for the record, both empty without segments or outcomes."""
+    if not spec.segments or joined.empty:
+        return {}, []
+    ids = joined[spec.id_name]
+    labels = labels_for_ids(batch, ids, spec.segments, spec.id_name)
+    table = segment_metrics(joined["churned"], joined[SCORE], threshold, labels, n_resamples=500)
+    return {"segment_metrics_table": MetadataValue.md(segments_markdown(table))}, jsonable(
+        table.to_dict("records")
+    )

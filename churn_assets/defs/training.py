@@ -7,6 +7,7 @@ parameters, CV metrics, the threshold chosen out of fold); the fitted Pipeline l
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
+from joblib import cpu_count
 from pydantic import Field
 
 from churn_assets.constants import OWNERS
@@ -31,11 +32,23 @@ REPORTED_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy"
 
 
 class TrainingConfig(Config):
-    """Search budget and threshold objective of one family's training."""
+    """Search budget and threshold objective of one family's training (see `SearchBudget`)."""
 
-    n_iter: int = Field(8, ge=1, description="Randomized-search trials.")
-    cv_folds: int = Field(5, ge=2, description="Stratified folds of the cross-validation.")
+    n_iter: int = Field(9, ge=1, description="Candidates in the first rung of the halving search.")
+    cv_folds: int = Field(3, ge=2, description="Stratified folds of the cross-validation.")
     random_state: int = Field(42, description="Seed of folds, search and estimators.")
+    factor: int = Field(3, ge=2, description="Each rung keeps 1/factor of the candidates.")
+    max_search_rows: int = Field(
+        50_000,
+        ge=100,
+        description="Rows of the last rung; a larger table is searched on a seeded sample and "
+        "refitted on all rows (the forest's trees each draw this many rows).",
+    )
+    search_trees: int = Field(30, ge=1, description="Random-forest trees while searching.")
+    refit_trees: int = Field(100, ge=1, description="Random-forest trees out of fold and refit.")
+    n_jobs: int = Field(
+        0, ge=0, description="Parallel fits; 0 = every CPU this process may use (cgroup-aware)."
+    )
     threshold_objective: str = Field(
         "auto",
         description="'f1', 'cost' or 'profit'; 'auto' is 'profit' when the dataset spec has "
@@ -43,6 +56,19 @@ class TrainingConfig(Config):
     )
     cost_false_negative: float = Field(5.0, gt=0, description="Cost of missing a churner.")
     cost_false_positive: float = Field(1.0, gt=0, description="Cost of a retention offer.")
+
+    def budget(self) -> SearchBudget:
+        """The `SearchBudget` these settings describe."""
+        return SearchBudget(
+            n_iter=self.n_iter,
+            cv_folds=self.cv_folds,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs or cpu_count(),
+            factor=self.factor,
+            max_search_rows=self.max_search_rows,
+            search_trees=self.search_trees,
+            refit_trees=self.refit_trees,
+        )
 
 
 def _metrics_table(result, test_metrics: dict) -> pd.DataFrame:
@@ -60,6 +86,26 @@ def _metrics_table(result, test_metrics: dict) -> pd.DataFrame:
     )
 
 
+def _budget_params(budget: SearchBudget, rows: int) -> dict:
+    """The budget as MLflow parameters, with what it meant for these rows."""
+    plan = budget.plan(rows)
+    keys = ("n_iter", "cv_folds", "factor", "max_search_rows", "search_trees", "refit_trees")
+    return {
+        **{k: getattr(budget, k) for k in keys},
+        "n_jobs": budget.n_jobs,
+        "search_rows": plan.search_rows,
+    }
+
+
+def _timings(result) -> dict[str, float]:
+    """Where the training time went (`result`: a TrainResult)."""
+    return {
+        "search_seconds": result.search_seconds,
+        "oof_seconds": result.oof_seconds,
+        "refit_seconds": result.refit_seconds,
+    }
+
+
 def train_and_log(
     context: AssetExecutionContext,
     family: str,
@@ -75,9 +121,7 @@ def train_and_log(
     X_train, y_train = split_xy(features, fspec, "train")
     X_test, y_test = split_xy(features, fspec, "test")
     data_version = input_data_version(context, "features")
-    budget = SearchBudget(
-        n_iter=config.n_iter, cv_folds=config.cv_folds, random_state=config.random_state
-    )
+    budget = config.budget()
     result = train_family(family, build_preprocessor(fspec), X_train, y_train, budget)
     economics = Economics.from_record(feature_spec.get("economics"))
     objective = config.threshold_objective
@@ -101,10 +145,14 @@ def train_and_log(
     tags = run_tags(context, data_version, git.commit_sha())
     with mlflow_tracking.start_run(family, tags) as run:
         run.log_params({k.removeprefix("model__"): v for k, v in result.best_params.items()})
-        run.log_params({"family": family, "n_iter": config.n_iter, "cv_folds": config.cv_folds})
+        run.log_params({"family": family, **_budget_params(budget, len(X_train))})
         run.log_metrics(result.cv_metrics)
+        # Seconds are tags, not metrics: the same data, config and seed give the same metrics.
+        for key, seconds in _timings(result).items():
+            run.set_tag(key, round(seconds, 2))
         run.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
         run.log_table(result.trials, "search/trials.json")
+        run.log_table(result.rungs, "search/rungs.json")
         run.log_text(rationale, "threshold.txt")
         run.log_png(confusion, "plots/confusion_matrix.png")
         model_info = run.log_model(log_pipeline, result.pipeline, X_train)
@@ -122,6 +170,7 @@ def train_and_log(
         "train_rows": len(X_train),
         "random_state": config.random_state,
         "fit_seconds": result.fit_seconds,
+        "trees": result.trees,
         "warnings": result.warnings,
     }
     return Output(
@@ -136,7 +185,10 @@ def train_and_log(
             "threshold_rationale": rationale,
             "metrics": table_md(_metrics_table(result, test_metrics)),
             "best_params": MetadataValue.json(result.best_params),
-            "search_trials": table_md(result.trials.head(10)),
+            "search_rungs": table_md(result.rungs),
+            "search_trials": table_md(result.trials.sort_values(["rung", "rank"]).head(10)),
+            "trees": result.trees if result.trees is not None else "n/a",
+            **{k: round(v, 2) for k, v in _timings(result).items()},
             "confusion_matrix": png(confusion, "confusion matrix"),
             "fit_seconds": round(result.fit_seconds, 2),
             "convergence_warnings": MetadataValue.json(result.warnings),
@@ -175,7 +227,7 @@ def trained_model_asset(family: str):
         features: pd.DataFrame,
         feature_spec: dict,
     ) -> Output[dict]:
-        """Tune the family by stratified-CV randomized search on the training split, choose the
+        """Tune the family by successive halving over rows (stratified CV), refit it, choose the
         threshold out of fold, log the run and model to MLflow. Raises ValueError on a single
         class, MlflowUnavailableError when MLflow cannot be reached."""
         resources = (mlflow_tracking, git)

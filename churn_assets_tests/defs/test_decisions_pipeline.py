@@ -10,7 +10,14 @@ import json
 import mlflow
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, Definitions, load_assets_from_modules, materialize
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    build_output_context,
+    load_assets_from_modules,
+    materialize,
+)
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
@@ -24,7 +31,7 @@ from churn_assets.defs import (
     validation,
 )
 from churn_assets.defs.jobs import monitoring_job, training_job
-from churn_assets.defs.monitoring import batches
+from churn_assets.defs.monitoring import batches, outcome_sensors, outcomes, realized
 from churn_assets.ml.evaluation.profit import Economics, batch_profit
 from churn_assets.ml.scoring import SCORE
 from churn_assets.ml.spec import SpecError
@@ -39,6 +46,7 @@ from churn_assets.resources.reports import LocalReports
 
 ASSETS = load_assets_from_modules(
     [ingestion, validation, features, training, evaluation, registry, monitoring]
+    + [outcomes, realized]
 )
 FAST = {
     "ops": {
@@ -81,12 +89,13 @@ def world(tmp_path_factory):
     )
     defs = Definitions(
         assets=ASSETS,
-        jobs=[training_job, monitoring_job],
+        jobs=[training_job, monitoring_job, outcome_sensors.realized_job],
         resources={
             "io_manager": LocalParquetIOManager(base_dir=str(root / "assets")),
             "dataset": DatasetResource(spec=str(spec)),
             "mlflow_tracking": tracking,
             "landing": LocalLanding(folder=str(landing)),
+            "outcomes_landing": LocalLanding(folder=str(root / "outcomes")),
             "reports": LocalReports(folder=str(root / "reports")),
             "metrics": MetricsResource(deployment="local"),
             "git": GitResource(),
@@ -102,7 +111,14 @@ def world(tmp_path_factory):
         instance=instance, partition_key=BATCH
     )
     assert scored.success
-    return {"root": root, "trained": trained, "scored": scored, "tracking": tracking}
+    return {
+        "root": root,
+        "trained": trained,
+        "scored": scored,
+        "tracking": tracking,
+        "defs": defs,
+        "instance": instance,
+    }
 
 
 def _record(world, name: str) -> dict:
@@ -198,3 +214,28 @@ def test_a_segment_that_does_not_fit_the_data_fails_its_step(tmp_path, segments,
     assert failure.step_key == step
     error = str(failure.event_specific_data.error)
     assert message in error and SpecError.__name__ in error
+
+
+def test_realized_performance_shows_the_same_segments(world):
+    """Outcomes for the scored batch (its own labels), then realized_performance alone."""
+    root = world["root"]
+    batch = pd.read_parquet(root / "assets" / "customer_batch" / f"{BATCH}.parquet")
+    outcomes = pd.DataFrame(
+        {"id": batch["customer_id"].astype(str), "churned": batch["churned"].astype(int)}
+    )
+    io = LocalParquetIOManager(base_dir=str(root / "assets"))
+    io.handle_output(build_output_context(asset_key=AssetKey("churn_outcomes")), outcomes)
+    result = (
+        world["defs"]
+        .resolve_job_def("realized_job")
+        .execute_in_process(instance=world["instance"], partition_key=BATCH)
+    )
+    assert result.success
+    meta = metadata_of(result, "realized_performance")
+    assert "| contract | Month-to-month |" in meta["segment_metrics_table"]
+    record = json.loads((root / "assets" / "realized_performance" / f"{BATCH}.json").read_text())
+    contract = pd.DataFrame(record["segments"]).query("segment == 'contract'")
+    assert contract["rows"].sum() == len(batch)
+    month = batch["contract"] == "Month-to-month"
+    row = contract.set_index("value").loc["Month-to-month"]
+    assert row["churn_rate"] == pytest.approx(batch.loc[month, "churned"].mean())

@@ -265,6 +265,16 @@ def test_each_family_run_is_tracked_with_lineage_and_a_skops_model(lineage, tmp_
             tracked.info.run_id, "search/trials.json", str(tmp_path / family)
         )
         assert len(json.loads(Path(trials).read_text())["data"]) == 2  # n_iter trials
+        rungs = json.loads(
+            Path(
+                store.client().download_artifacts(
+                    tracked.info.run_id, "search/rungs.json", str(tmp_path / family / "r")
+                )
+            ).read_text()
+        )
+        assert rungs["columns"][:4] == ["rung", "n_resources", "candidates", "fit_seconds"]
+        assert [r[2] for r in rungs["data"]] == [2]  # two candidates, one rung
+        assert float(tags["search_seconds"]) > 0 and float(tags["refit_seconds"]) > 0
 
         info = mlflow.models.get_model_info(meta["model_uri"])
         assert info.flavors["sklearn"]["serialization_format"] == "skops"
@@ -440,7 +450,7 @@ def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, b
     per_family = {key: metadata(result, key)["holdout_roc_auc"] for key in TRAINED}
     for key in TRAINED:  # the defaults reached the assets by configuration alone
         [tracked] = store.runs(dagster_run_id=result.run_id, dagster_asset_key=key)
-        assert tracked.data.params["n_iter"] == "8" and tracked.data.params["cv_folds"] == "5"
+        assert tracked.data.params["n_iter"] == "9" and tracked.data.params["cv_folds"] == "3"
     X_test, y_test = store.split("test")
     assert len(X_test) == 667  # the publisher's 20% file
     registry_ = store.registry()

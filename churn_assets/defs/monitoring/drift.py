@@ -105,7 +105,9 @@ def drift_report(
             "drift_table": table_md(table),
             "most_drifted": png(top, "most drifted features"),
             "batch": name,
-            **segment_drift_metadata(dataset.load_spec(), reference, current, SCORE, TARGET),
+            **segment_drift_metadata(
+                dataset.load_spec(), reference, current, batch_predictions, TARGET
+            ),
         },
     )
     yield AssetCheckResult(

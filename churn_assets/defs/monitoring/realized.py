@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from churn_assets.constants import OWNERS
+from churn_assets.defs.decisions import realized_segment_metadata
 from churn_assets.defs.metadata import png, push_metrics, table_md
 from churn_assets.defs.monitoring.batches import batches
 from churn_assets.defs.settings import config_from, to_dataclass
@@ -42,7 +43,7 @@ class RealizedSettings(config_from(DecayRule, ["margin", "min_outcomes", "min_pe
 
 
 @asset(
-    ins={"batch_predictions": AssetIn(), "churn_outcomes": AssetIn()},
+    ins={"batch_predictions": AssetIn(), "churn_outcomes": AssetIn(), "customer_batch": AssetIn()},
     partitions_def=batches,
     group_name="monitoring",
     kinds={"sklearn"},
@@ -65,6 +66,7 @@ def realized_performance(
     metrics: MetricsResource,
     batch_predictions: pd.DataFrame,
     churn_outcomes: pd.DataFrame,
+    customer_batch: pd.DataFrame,
 ):
     """Join the batch's scores with the outcomes that arrived, compute the realized metrics
     with bootstrap intervals against the holdout AUC of the model version that scored it
@@ -86,6 +88,10 @@ def realized_performance(
         n_resamples=config.n_resamples,
     )
     decayed = result.status == "decayed"
+    # With `segments` in the spec: the same slices as the evaluation (customer_batch has them).
+    by_segment, segment_rows = realized_segment_metadata(
+        dataset.load_spec(), joined, customer_batch, threshold
+    )
     pushed = push_metrics(
         context,
         "realized performance",
@@ -105,6 +111,7 @@ def realized_performance(
         "reason": result.reason,
         "metrics": result.metrics,
         "intervals": {k: list(v) for k, v in result.intervals.items()},
+        **({"segments": segment_rows} if segment_rows else {}),
     }
     metadata = {
         **pushed,
@@ -118,6 +125,7 @@ def realized_performance(
         "reason": result.reason,
         "holdout_auc": result.holdout_auc if result.holdout_auc is not None else "unknown",
         **{f"realized_{k}": v for k, v in result.metrics.items()},
+        **by_segment,
     }
     if result.metrics:
         metadata["metrics_table"] = table_md(_table(result))

@@ -150,7 +150,8 @@ def profit_markdown(curve: pd.DataFrame, threshold: float, economics: Economics)
     for i in sorted(picks):
         r = curve.iloc[i]
         mark = " (chosen)" if i == chosen else ""
-        shown = "none" if not np.isfinite(r["threshold"]) else f"{r['threshold']:.3f}"
+        value = threshold if i == chosen else r["threshold"]  # the chosen one as chosen
+        shown = "none" if not np.isfinite(value) else f"{value:.3f}"
         lines.append(
             f"| {shown}{mark} | {int(r['offers'])} | {r['offer_share']:.1%} | "
             f"{int(r['churners_reached'])} | {e.money(r['expected_profit'])} |"

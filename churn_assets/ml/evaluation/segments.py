@@ -203,3 +203,16 @@ def holdout_segments(feature_spec: dict, frame: pd.DataFrame) -> pd.DataFrame | 
     """`label_frame` of the segments in a `feature_spec` record, or None when it names none."""
     segments = segments_from_records(feature_spec.get("segments"))
     return label_frame(frame, segments) if segments else None
+
+
+def labels_for_ids(
+    batch: pd.DataFrame, ids: pd.Series, segments: Sequence[SegmentSpec], id_column: str
+) -> pd.DataFrame:
+    """Segment labels of the `batch` rows with the given `ids` (in their order; ids compared as
+    text, as the outcomes join does). Segments whose column the batch lacks are left out."""
+    present = [s for s in segments if s.column in batch.columns]
+    keys = batch[id_column].astype("string").str.strip()
+    rows = batch.set_index(keys)[[s.column for s in present]]
+    rows = rows[~rows.index.duplicated(keep="last")]
+    picked = rows.reindex(pd.Index(ids.astype("string").str.strip())).reset_index(drop=True)
+    return label_frame(picked, present)

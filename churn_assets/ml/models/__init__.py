@@ -1,14 +1,16 @@
-"""The model zoo: four estimator families, their search spaces and a seeded randomized search.
+"""The model zoo: four estimator families, their search spaces and a seeded halving search.
 
 Every trained model is one scikit-learn `Pipeline` of `("preprocess", <preprocessor>)` and
 `("model", <estimator>)`, so it takes the raw feature columns and returns churn probabilities.
-`train_family` tunes one family with `RandomizedSearchCV` over stratified folds, refits the best
-parameters on the whole training split, and also returns out-of-fold probabilities of those
-parameters so a decision threshold can be chosen without touching the holdout.
+`train_family` tunes one family by successive halving over rows (`HalvingRandomSearchCV`) over
+stratified folds, refits the best parameters on the whole training split, and also returns
+out-of-fold probabilities of those parameters so a decision threshold can be chosen without
+touching the holdout. The boosters stop early; the forest searches with fewer trees than it keeps.
 
 The target must be binary with 0 (stays) and 1 (churns); booleans are accepted.
 
-`zoo` builds the pipelines, `budget` says what a search scores and returns, `search` runs it;
+`zoo` builds the pipelines, `budget` says what a search scores, may spend and returns, `search`
+runs it, `trials` tabulates its rungs;
 the public names are re-exported here.
 """
 
@@ -17,6 +19,7 @@ from churn_assets.ml.models.budget import (
     REFIT_METRIC,
     SCORING,
     SearchBudget,
+    SearchPlan,
     TrainResult,
 )
 from churn_assets.ml.models.search import train_family
@@ -28,6 +31,7 @@ __all__ = [
     "REFIT_METRIC",
     "SCORING",
     "SearchBudget",
+    "SearchPlan",
     "TrainResult",
     "build_pipeline",
     "default_search_space",

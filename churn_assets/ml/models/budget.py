@@ -1,4 +1,4 @@
-"""What a search scores and may spend (`SCORING`, `SearchBudget`) and what it returns."""
+"""What a search scores and may spend (`SCORING`, `SearchBudget`, `SearchPlan`), what it returns."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import make_scorer, precision_score
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    log_loss,
+    make_scorer,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.pipeline import Pipeline
 
 # Metric name -> scorer. Names match `evaluation.holdout_metrics` so CV and holdout line up.
@@ -24,6 +34,18 @@ SCORING: dict[str, Any] = {
     "log_loss": "neg_log_loss",
 }
 
+# The same metrics computed from out-of-fold probabilities (label decisions at p > 0.5, which is
+# what `predict` of every family does), positive; one call per fold.
+FOLD_METRICS: dict[str, Any] = {
+    "roc_auc": lambda y, p: roc_auc_score(y, p),
+    "pr_auc": lambda y, p: average_precision_score(y, p),
+    "f1": lambda y, p: f1_score(y, p > 0.5, zero_division=0),
+    "precision": lambda y, p: precision_score(y, p > 0.5, zero_division=0),
+    "recall": lambda y, p: recall_score(y, p > 0.5, zero_division=0),
+    "accuracy": lambda y, p: accuracy_score(y, p > 0.5),
+    "brier": lambda y, p: brier_score_loss(y, p),
+    "log_loss": lambda y, p: log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]),
+}
 
 NEGATED_METRICS = frozenset({"brier", "log_loss"})
 
@@ -32,21 +54,46 @@ REFIT_METRIC = "roc_auc"
 
 
 @dataclass(frozen=True)
+class SearchPlan:
+    """What a budget means for a table of `rows` rows (see `SearchBudget.plan`).
+
+    Attributes:
+        rows: training rows.
+        search_rows: rows of the last halving rung (a seeded subsample beyond `max_search_rows`).
+        forest_max_samples: share of the rows each forest tree draws (None: all of them), so a
+            tree of the refit is the size of a tree the search tuned.
+    """
+
+    rows: int
+    search_rows: int
+    forest_max_samples: float | None
+
+
+@dataclass(frozen=True)
 class SearchBudget:
     """How much work the hyperparameter search may do.
 
-    The defaults train the four families on ~5k rows in about two minutes on two cores.
+    The search is successive halving over rows (`HalvingRandomSearchCV`): `n_iter` seeded random
+    candidates on a few rows, the best third (`factor`) on three times as many, until the last
+    rung, which uses `min(rows, max_search_rows)` rows. Boosters stop early on an inner split; the
+    forest searches with `search_trees` trees and refits with `refit_trees`. The defaults train
+    the four families on 16k rows in about a minute on two cores.
+
     `n_jobs` is handed to the search and to the out-of-fold predictions (parallel fits).
     `threads` caps the BLAS/OpenMP threads of each fit while training: HistGradientBoosting's
     OpenMP threads busy-wait, and on a machine whose cores are already busy they made fits
     up to 50 times slower; one thread per fit avoids that. None leaves the libraries' defaults.
     """
 
-    n_iter: int = 8
-    cv_folds: int = 5
+    n_iter: int = 9
+    cv_folds: int = 3
     random_state: int = 42
     n_jobs: int = 1
     threads: int | None = 1
+    factor: int = 3
+    max_search_rows: int = 50_000
+    search_trees: int = 30
+    refit_trees: int = 100
 
     def __post_init__(self) -> None:
         if self.n_iter < 1:
@@ -55,6 +102,18 @@ class SearchBudget:
             raise ValueError(f"SearchBudget.cv_folds must be >= 2, got {self.cv_folds}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"SearchBudget.threads must be >= 1 or None, got {self.threads}")
+        if self.factor < 2:
+            raise ValueError(f"SearchBudget.factor must be >= 2, got {self.factor}")
+        for name in ("max_search_rows", "search_trees", "refit_trees"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SearchBudget.{name} must be >= 1, got {getattr(self, name)}")
+
+    def plan(self, rows: int) -> SearchPlan:
+        """The budget applied to `rows` training rows: the search's rows and the forest's
+        per-tree sample grow with the table up to `max_search_rows`, then stay there."""
+        search_rows = min(rows, self.max_search_rows)
+        share = None if rows <= self.max_search_rows else self.max_search_rows / rows
+        return SearchPlan(rows=rows, search_rows=search_rows, forest_max_samples=share)
 
 
 @dataclass
@@ -65,11 +124,16 @@ class TrainResult:
         family: one of `FAMILIES`.
         pipeline: the best pipeline, refitted on the whole training split.
         best_params: the winning parameters as plain Python values, keys as in the search space
-            (`model__...`), so `pipeline.set_params(**best_params)` reproduces them.
-        cv_metrics: `cv_<metric>_mean` and `cv_<metric>_std` of the best trial for every metric
-            in `SCORING`; brier and log_loss are positive (lower is better).
-        trials: one row per trial: `trial`, `rank`, the parameters, `mean_<metric>`,
-            `std_<metric>`, `mean_fit_seconds`.
+            (`model__...`), plus what the refit fixed (the forest's `n_estimators` and
+            `max_samples`, XGBoost's `n_estimators` found by early stopping), so
+            `build_pipeline(...).set_params(**best_params)` reproduces the refit's parameters.
+        cv_metrics: `cv_<metric>_mean` and `cv_<metric>_std` over the folds of the out-of-fold
+            predictions of the best parameters, for every metric in `SCORING`; brier and
+            log_loss are positive (lower is better).
+        trials: one row per candidate and rung: `trial`, `rung`, `n_resources` (rows),
+            `rank` (within its rung), the parameters, `mean_roc_auc`, `std_roc_auc`,
+            `mean_fit_seconds`, `fit_seconds` (all folds).
+        rungs: one row per rung: `rung`, `n_resources`, `candidates`, `fit_seconds`.
         oof_proba: out-of-fold churn probabilities of the best parameters, aligned with the
             training rows.
         fit_seconds: wall time of search, refit and out-of-fold predictions.
@@ -77,6 +141,9 @@ class TrainResult:
             `n_jobs > 1` the fold fits run in worker processes whose warnings are not seen here;
             the refit runs in-process and the final model is also checked directly.
         budget: the budget used.
+        trees: trees of the refit model (boosting rounds kept by early stopping, forest
+            trees); None for logistic regression. `oof_trees`: the same per fold.
+        search_seconds / oof_seconds / refit_seconds: where `fit_seconds` went.
     """
 
     family: str
@@ -88,3 +155,9 @@ class TrainResult:
     fit_seconds: float
     warnings: list[str] = field(default_factory=list)
     budget: SearchBudget = field(default_factory=SearchBudget)
+    rungs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trees: int | None = None
+    oof_trees: list[int | None] = field(default_factory=list)
+    search_seconds: float = 0.0
+    oof_seconds: float = 0.0
+    refit_seconds: float = 0.0

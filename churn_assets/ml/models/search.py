@@ -1,4 +1,4 @@
-"""`train_family`: a seeded randomized search of one family, its refit and out-of-fold scores."""
+"""`train_family`: successive halving over rows for one family, its refit and out-of-fold scores."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import below
+from sklearn.model_selection import HalvingRandomSearchCV, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from churn_assets.ml.jsonable import plain
 from churn_assets.ml.models.budget import (
-    NEGATED_METRICS,
+    FOLD_METRICS,
     REFIT_METRIC,
-    SCORING,
     SearchBudget,
     TrainResult,
 )
@@ -26,8 +28,17 @@ from churn_assets.ml.models.fit_checks import (
     summarise_warnings,
     unconverged_final_model,
 )
-from churn_assets.ml.models.trials import trials_table
-from churn_assets.ml.models.zoo import build_pipeline, check_family, default_search_space
+from churn_assets.ml.models.trials import rungs_table, trials_table
+from churn_assets.ml.models.zoo import (
+    EARLY_STOPPING_ROUNDS,
+    MAX_BOOSTING_ROUNDS,
+    build_pipeline,
+    check_family,
+    default_search_space,
+    inner_split,
+    search_estimator,
+    trees_used,
+)
 
 
 def train_family(
@@ -38,12 +49,15 @@ def train_family(
     budget: SearchBudget | None = None,
     search_space: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Tune one family by randomized search, refit the best, and predict out of fold.
+    """Tune one family by successive halving over rows, refit the best, predict out of fold.
 
-    The search runs `budget.n_iter` trials over `StratifiedKFold(budget.cv_folds, shuffle=True,
-    random_state=budget.random_state)`, scores every metric in `SCORING` and refits on ROC AUC.
-    Out-of-fold probabilities of the best parameters come from `cross_val_predict` on the same
-    folds. The same inputs and seed give the same result.
+    `HalvingRandomSearchCV` draws `budget.n_iter` seeded candidates, scores them on ROC AUC over
+    `StratifiedKFold(budget.cv_folds, shuffle=True, random_state=budget.random_state)` on a few
+    rows, and keeps the best third on three times the rows, up to `budget.plan(rows).search_rows`
+    (a larger table is searched on a seeded stratified sample of that many rows). The best
+    candidate of the last rung is then fitted on the same folds of all training rows
+    (out-of-fold probabilities and every metric of `SCORING`, per fold) and refitted on all
+    training rows. The same inputs and seed give the same result.
 
     Args:
         family: one of `FAMILIES`.
@@ -63,61 +77,161 @@ def train_family(
     """
     budget = budget or SearchBudget()
     check_family(family)
-    y = check_training_data(X_train, y_train, budget.cv_folds)
+    y = check_training_data(X_train, y_train, budget.cv_folds).reset_index(drop=True)
+    X = X_train.reset_index(drop=True)
     space = default_search_space(family) if search_space is None else search_space
-    pipeline = build_pipeline(family, preprocessor, y, budget.random_state)
+    plan = budget.plan(len(X))
+    final = build_pipeline(family, preprocessor, y, budget.random_state)
+    fixed = _refit_settings(family, budget, plan.forest_max_samples, space)
+    searching = search_estimator(family, final, budget.search_trees)
     folds = StratifiedKFold(
         n_splits=budget.cv_folds, shuffle=True, random_state=budget.random_state
     )
-    search = RandomizedSearchCV(
-        pipeline,
+    search = HalvingRandomSearchCV(
+        searching,
         space,
-        n_iter=budget.n_iter,
-        scoring=SCORING,
-        refit=REFIT_METRIC,
+        n_candidates=budget.n_iter,
+        factor=budget.factor,
+        resource="n_samples",
+        min_resources="exhaust",
+        scoring=REFIT_METRIC,
+        refit=False,
         cv=folds,
         n_jobs=budget.n_jobs,
         random_state=budget.random_state,
         error_score="raise",
     )
-    started = time.perf_counter()
+    # A table larger than the search sample: the search sees only the sample (workers get small
+    # copies), and the full-size fold fits and refit run one at a time in this process, each on
+    # `n_jobs` threads, instead of `n_jobs` processes each holding a copy of the table.
+    large = plan.search_rows < plan.rows
+    X_search, y_search = _sample(X, y, plan.search_rows, budget.random_state)
     limits = threadpool_limits(budget.threads) if budget.threads else nullcontext()
+    # Threads for a fit that runs alone; on a small table one (OpenMP threads busy-wait on a
+    # loaded machine and the fit is short).
+    threads = max(budget.threads or 1, budget.n_jobs) if large else (budget.threads or 1)
+    started = time.perf_counter()
     with limits, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        search.fit(X_train, y)
-        oof = cross_val_predict(
-            clone(pipeline).set_params(**search.best_params_),
-            X_train,
-            y,
-            cv=folds,
-            method="predict_proba",
-            n_jobs=budget.n_jobs,
-        )[:, 1]
-    fit_seconds = time.perf_counter() - started
+        search.fit(X_search, y_search)
+        searched = time.perf_counter()
+        best = {k: plain(v) for k, v in search.best_params_.items()}
+        oof_estimator = search_estimator(family, final, budget.search_trees)
+        oof_estimator.set_params(**best, **fixed, **_n_jobs(family, threads))
+        with threadpool_limits(threads) if budget.threads else nullcontext():
+            oof, per_fold, oof_trees = out_of_fold(
+                oof_estimator, X, y, folds, 1 if large else budget.n_jobs
+            )
+        predicted = time.perf_counter()
+        pipeline = clone(final).set_params(**best, **fixed, **_n_jobs(family, threads))
+        with threadpool_limits(threads) if budget.threads else nullcontext():
+            pipeline = _refit(family, pipeline, X, y, budget.random_state)
+    finished = time.perf_counter()
 
     found = summarise_warnings(caught)
-    unconverged = unconverged_final_model(search.best_estimator_)
+    unconverged = unconverged_final_model(pipeline)
     # With n_jobs=1 the refit's own warning is already in `found`; add this only if none was seen.
     if unconverged and not found:
         found.append(unconverged)
 
-    best = search.best_index_
-    cv_metrics: dict[str, float] = {}
-    for metric in SCORING:
-        sign = -1.0 if metric in NEGATED_METRICS else 1.0
-        cv_metrics[f"cv_{metric}_mean"] = float(
-            sign * search.cv_results_[f"mean_test_{metric}"][best]
-        )
-        cv_metrics[f"cv_{metric}_std"] = float(search.cv_results_[f"std_test_{metric}"][best])
-
+    model = pipeline.named_steps["model"]
+    refit_params = dict(fixed)
+    if family == "xgboost":
+        refit_params["model__n_estimators"] = int(model.n_estimators)
+    trials = trials_table(search.cv_results_, budget.cv_folds)
     return TrainResult(
         family=family,
-        pipeline=search.best_estimator_,
-        best_params={k: plain(v) for k, v in search.best_params_.items()},
-        cv_metrics=cv_metrics,
-        trials=trials_table(search.cv_results_),
-        oof_proba=np.asarray(oof, dtype=float),
-        fit_seconds=fit_seconds,
+        pipeline=pipeline,
+        best_params={**best, **{k: plain(v) for k, v in refit_params.items()}},
+        cv_metrics=_cv_metrics(per_fold),
+        trials=trials,
+        oof_proba=oof,
+        fit_seconds=finished - started,
         warnings=found,
         budget=budget,
+        rungs=rungs_table(trials),
+        trees=trees_used(model),
+        oof_trees=oof_trees,
+        search_seconds=searched - started,
+        oof_seconds=predicted - searched,
+        refit_seconds=finished - predicted,
     )
+
+
+def _sample(X: pd.DataFrame, y: pd.Series, rows: int, seed: int):
+    """A seeded stratified sample of `rows` rows (all of them when there are no more)."""
+    if rows >= len(X):
+        return X, y
+    X_s, _, y_s, _ = train_test_split(X, y, train_size=rows, stratify=y, random_state=seed)
+    return X_s.reset_index(drop=True), y_s.reset_index(drop=True)
+
+
+def _refit_settings(
+    family: str, budget: SearchBudget, max_samples: float | None, space: dict[str, Any]
+) -> dict[str, Any]:
+    """The forest's refit size (unless the search space tunes it)."""
+    if family != "random_forest":
+        return {}
+    fixed = {"model__n_estimators": budget.refit_trees, "model__max_samples": max_samples}
+    return {k: v for k, v in fixed.items() if k not in space}
+
+
+def _n_jobs(family: str, n_jobs: int) -> dict[str, Any]:
+    """Threads of a fit that runs alone (the refit; large tables' fold fits); the refitted
+    model is set back to 1 after fitting."""
+    return {"model__n_jobs": n_jobs} if family in ("random_forest", "xgboost") else {}
+
+
+def _refit(family: str, pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, seed: int) -> Pipeline:
+    """Fit on all training rows; XGBoost stops early on a seeded inner split of them, then
+    records the rounds it kept as `n_estimators` (it predicts with exactly those)."""
+    model = pipeline.named_steps["model"]
+    if family == "xgboost":
+        cap = int(model.get_params()["n_estimators"] or MAX_BOOSTING_ROUNDS)
+        model.set_params(n_estimators=cap, early_stopping_rounds=EARLY_STOPPING_ROUNDS)
+        X_fit, X_val, y_fit, y_val = inner_split(X, y, seed)
+        # The pipeline fits its own clone of this preprocessor on the same rows: same transform.
+        pre = clone(pipeline.named_steps["preprocess"]).fit(X_fit, y_fit)
+        pipeline.fit(
+            X_fit, y_fit, model__eval_set=[(pre.transform(X_val), y_val)], model__verbose=False
+        )
+        model.set_params(n_estimators=trees_used(model), early_stopping_rounds=None)
+    else:
+        pipeline.fit(X, y)
+    if family in ("random_forest", "xgboost"):
+        model.set_params(n_jobs=1)  # the logged model scores with one thread, as before
+    return pipeline
+
+
+def _fold_fit(estimator, X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarray):
+    model = clone(estimator).fit(X.iloc[train], y.iloc[train])
+    return model.predict_proba(X.iloc[test])[:, 1], trees_used(model.named_steps["model"])
+
+
+def out_of_fold(
+    estimator: Pipeline, X: pd.DataFrame, y: pd.Series, folds: StratifiedKFold, n_jobs: int
+) -> tuple[np.ndarray, dict[str, list[float]], list[int | None]]:
+    """Fit `estimator` on each fold's training rows and predict its held-out rows.
+
+    Returns the out-of-fold churn probabilities (aligned with `X`), every metric of
+    `FOLD_METRICS` per fold, and the trees each fold's model used.
+    """
+    splits = list(folds.split(X, y))
+    fitted = Parallel(n_jobs=n_jobs)(
+        delayed(_fold_fit)(estimator, X, y, train, test) for train, test in splits
+    )
+    oof = np.empty(len(y), dtype=float)
+    per_fold: dict[str, list[float]] = {m: [] for m in FOLD_METRICS}
+    for (_, test), (proba, _) in zip(splits, fitted, strict=True):
+        oof[test] = proba
+        for metric, score in FOLD_METRICS.items():
+            per_fold[metric].append(float(score(y.iloc[test].to_numpy(), proba)))
+    return oof, per_fold, [trees for _, trees in fitted]
+
+
+def _cv_metrics(per_fold: dict[str, list[float]]) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for metric, scores in per_fold.items():
+        metrics[f"cv_{metric}_mean"] = float(np.mean(scores))
+        metrics[f"cv_{metric}_std"] = float(np.std(scores))
+    return metrics

@@ -1,4 +1,10 @@
-"""The four estimator families, their default search spaces and their unfitted pipelines."""
+"""The four estimator families, their default search spaces and their unfitted pipelines.
+
+The boosters' tree counts are not searched: HistGradientBoosting stops early on its own inner
+validation split, and XGBoost does in the search through `EarlyStoppingXGBClassifier` (never
+logged; the final model is a plain `XGBClassifier`). The forest's tree count is set by the
+budget: few while searching, more in the refit.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,16 @@ from scipy.stats import loguniform, randint, uniform
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting", "xgboost")
+# Boosters: at most this many rounds; early stopping after this many without improvement on an
+# inner validation split of this share of the rows.
+MAX_BOOSTING_ROUNDS = 500
+EARLY_STOPPING_ROUNDS = 10
+VALIDATION_FRACTION = 0.1
 
 
 def check_family(family: str) -> None:
@@ -42,23 +54,23 @@ def default_search_space(family: str) -> dict[str, Any]:
         # scikit-learn's defaults (deep unpruned trees, leaves of 1, sqrt features) are in the
         # space: on the BigML telecom table they beat every shallow, pruned forest (issue 12).
         return {
-            "model__n_estimators": [200, 300, 500],
+            # The trees are the budget's, not searched: `search_trees` while searching,
+            # `refit_trees` out of fold and in the refit (more trees never hurt a forest).
             "model__max_depth": [None, 24, 12, 8],
             "model__min_samples_leaf": [1, 2, 4, 8, 16],
             "model__max_features": ["sqrt", 0.2, 0.35, 0.5, 0.8],
         }
     if family == "gradient_boosting":
         return {
-            "model__learning_rate": loguniform(0.02, 0.3),
-            "model__max_iter": randint(50, 301),
+            # Early stopping decides the rounds; rates below 0.05 only made them many.
+            "model__learning_rate": loguniform(0.05, 0.3),
             "model__max_leaf_nodes": randint(8, 64),
             "model__min_samples_leaf": randint(5, 101),  # the default, 20, inside
             "model__l2_regularization": loguniform(1e-4, 10.0),
         }
     return {
-        "model__n_estimators": randint(100, 401),
         "model__max_depth": randint(2, 8),
-        "model__learning_rate": loguniform(0.02, 0.3),
+        "model__learning_rate": loguniform(0.05, 0.3),
         "model__subsample": uniform(0.6, 0.4),
         "model__colsample_bytree": uniform(0.6, 0.4),
         "model__min_child_weight": loguniform(0.5, 10.0),
@@ -99,8 +111,15 @@ def build_pipeline(
             class_weight="balanced_subsample", n_jobs=1, random_state=random_state
         )
     elif family == "gradient_boosting":
+        # Early stopping on a seeded 10% inner split decides the number of trees (max_iter is a
+        # cap), in the search and in the refit alike.
         estimator = HistGradientBoostingClassifier(
-            class_weight="balanced", random_state=random_state
+            class_weight="balanced",
+            early_stopping=True,
+            max_iter=MAX_BOOSTING_ROUNDS,
+            validation_fraction=VALIDATION_FRACTION,
+            n_iter_no_change=EARLY_STOPPING_ROUNDS,
+            random_state=random_state,
         )
         # HistGradientBoosting refuses sparse input; ask any ColumnTransformer (also one nested
         # in a Pipeline) for dense output.
@@ -127,3 +146,62 @@ def build_pipeline(
             random_state=random_state,
         )
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def trees_used(model: BaseEstimator) -> int | None:
+    """Trees (boosting rounds) a fitted model predicts with; None for the other families."""
+    if isinstance(model, HistGradientBoostingClassifier):
+        return int(model.n_iter_)
+    if isinstance(model, XGBClassifier):
+        try:
+            return int(model.best_iteration) + 1
+        except AttributeError:  # fitted without early stopping: every round counts
+            return int(model.get_booster().num_boosted_rounds())
+    if isinstance(model, RandomForestClassifier):
+        return len(model.estimators_)
+    return None
+
+
+def inner_split(X, y, random_state: int | None):
+    """A seeded stratified split (fit rows, validation rows) for early stopping."""
+    return train_test_split(
+        X, y, test_size=VALIDATION_FRACTION, stratify=y, random_state=random_state
+    )
+
+
+class EarlyStoppingXGBClassifier(XGBClassifier):
+    """XGBClassifier that holds out a seeded stratified share of its rows and stops adding trees
+    when log loss on it has not improved for `early_stopping_rounds` rounds.
+
+    Used only while searching and predicting out of fold, where scikit-learn's cross-validation
+    has no way to pass an `eval_set`; the refit and the logged model are plain `XGBClassifier`s.
+    """
+
+    def __init__(self, *, validation_fraction: float = VALIDATION_FRACTION, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.validation_fraction = validation_fraction
+
+    def get_xgb_params(self) -> dict[str, Any]:
+        """Booster parameters: XGBClassifier's, without this wrapper's own."""
+        params = super().get_xgb_params()
+        params.pop("validation_fraction", None)
+        return params
+
+    def fit(self, X, y, **fit_params):  # noqa: D102 - XGBClassifier.fit with an inner split
+        X_fit, X_val, y_fit, y_val = train_test_split(
+            X, y, test_size=self.validation_fraction, stratify=y, random_state=self.random_state
+        )
+        return super().fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False, **fit_params)
+
+
+def search_estimator(family: str, pipeline: Pipeline, trees: int) -> Pipeline:
+    """The pipeline a search and the out-of-fold predictions fit: the forest with `trees` trees,
+    XGBoost early-stopped on an inner split (at most `MAX_BOOSTING_ROUNDS`); others unchanged."""
+    pipeline = clone(pipeline)
+    if family == "random_forest":
+        pipeline.set_params(model__n_estimators=trees)
+    elif family == "xgboost":
+        params = pipeline.named_steps["model"].get_params()
+        params.update(n_estimators=MAX_BOOSTING_ROUNDS, early_stopping_rounds=EARLY_STOPPING_ROUNDS)
+        pipeline.set_params(model=EarlyStoppingXGBClassifier(**params))
+    return pipeline

@@ -1,0 +1,128 @@
+"""Training at scale: `training_job` on 100k, 1M (and 5M) synthetic rows, as a user runs it.
+
+Each size runs `churn-assets run --job training_job --spec <synthetic spec with n_rows=N>` in a
+fresh process with its own CHURN_HOME (SQLite Dagster instance, Parquet assets, MLflow store), so
+everything the job does is timed: data assets, the four families' search + out-of-fold + refit,
+MLflow logging, evaluation, promotion, drift reference and explanation baseline. Recorded: wall
+and CPU seconds, peak RSS (largest process, and the summed process tree sampled twice a second),
+each step's duration, and each family's holdout ROC AUC beside its best single fit at that size
+(`results/training_1m.json`, fixed parameters, measured on a quiet machine).
+
+`python -m benchmarks.scale [--quick] [--rows=100000,1000000,5000000]`; quick = 100k only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.common import RESULTS_DIR, ROOT, load_average, row, write_result
+from benchmarks.first_run import clean_env, family_seconds, timed
+
+NAME = "scale"
+SIZES_FULL = (100_000, 1_000_000)
+SIZES_QUICK = (100_000,)
+TARGET = {"1M_wall_seconds": 900, "auc_tolerance": 0.002, "5M_over_1M": 5.5, "5M_rss_gb": 8}
+
+
+def single_fit_aucs(rows: int) -> dict[str, float]:
+    """Holdout AUC of each family's single fit at `rows` rows (training_1m.json), if measured."""
+    path = RESULTS_DIR / "training_1m.json"
+    if rows != 1_000_000 or not path.exists():
+        return {}
+    import json
+
+    fits = json.loads(path.read_text())["results"]["single_fit"]
+    return {f: r["holdout_roc_auc"] for f, r in fits.items() if "holdout_roc_auc" in r}
+
+
+def step_seconds(home: Path) -> dict[str, float]:
+    """Duration of each step of the newest run on the instance under `home`."""
+    os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        [latest] = instance.get_runs(limit=1)
+        stats = instance.get_run_step_stats(latest.run_id)
+    os.environ.pop("DAGSTER_HOME", None)
+    done = [s for s in stats if s.end_time and s.start_time]
+    return {s.step_key: round(s.end_time - s.start_time, 1) for s in done}
+
+
+def run_size(rows: int, tmp: Path) -> dict[str, Any]:
+    """training_job on `rows` synthetic rows in a private home; what it cost and scored."""
+    spec = yaml.safe_load((ROOT / "churn_assets/datasets/synthetic.yaml").read_text())
+    spec["source"]["synthetic"]["n_rows"] = rows
+    spec_path = tmp / f"synthetic_{rows}.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    home = tmp / f"home_{rows}"
+    env = clean_env(home)
+    env["PYTHONPATH"] = str(ROOT)
+    cli = str(Path(sys.executable).parent / "churn-assets")
+    result = timed([cli, "run", "--job", "training_job", "--spec", str(spec_path)], ROOT, env, 7200)
+    result["rows"] = rows
+    result["families"] = family_seconds(home)
+    result["steps"] = step_seconds(home)
+    singles = single_fit_aucs(rows)
+    for family, fam in result["families"].items():
+        if family in singles:
+            fam["single_fit_roc_auc"] = singles[family]
+            fam["gap_to_single_fit"] = round(singles[family] - fam["holdout_roc_auc"], 4)
+    return result
+
+
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
+    load_at_start = load_average()
+    sizes = sizes or (SIZES_QUICK if quick else SIZES_FULL)
+    summary: list[dict[str, str]] = []
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="churn-scale-") as tmp:
+        for rows in sizes:
+            res = run_size(rows, Path(tmp))
+            results[str(rows)] = res
+            _summarise(res, summary)
+    if "1000000" in results and "5000000" in results:
+        ratio = results["5000000"]["wall_seconds"] / results["1000000"]["wall_seconds"]
+        summary.append(row(NAME, "5M / 1M wall", f"{ratio:.2f}x", "target <= 5.5x"))
+    params = {"sizes": list(sizes), "target": TARGET, "mode": "quick" if quick else "full"}
+    write_result(NAME, params, results, summary, load_at_start)
+    return {"params": params, "results": results, "summary": summary}
+
+
+def _summarise(res: dict[str, Any], summary: list) -> None:
+    rows = res["rows"]
+    ok = "SUCCESS" if res["returncode"] == 0 else f"FAILED ({res['output_tail'][-1]})"
+    summary.append(
+        row(
+            NAME,
+            f"training_job, {rows:,} rows",
+            f"{res['wall_seconds']:.0f} s wall",
+            f"{ok}; CPU {res['cpu_seconds']:.0f} s; peak RSS {res['max_process_rss_mb']:.0f} MiB "
+            f"(process), {res['peak_tree_rss_mb']:.0f} MiB (tree)",
+        )
+    )
+    for family, fam in res["families"].items():
+        gap = fam.get("gap_to_single_fit")
+        vs = "" if gap is None else f"; single fit {fam['single_fit_roc_auc']:.4f} (gap {gap:+.4f})"
+        summary.append(
+            row(
+                NAME,
+                f"{family}, {rows:,} rows",
+                f"{fam.get('fit_seconds', 0):.0f} s, AUC {fam['holdout_roc_auc']:.4f}",
+                f"search {fam.get('search_seconds', 0):.0f} s, out of fold "
+                f"{fam.get('oof_seconds', 0):.0f} s, refit {fam.get('refit_seconds', 0):.0f} s, "
+                f"trees {fam.get('trees')}{vs}",
+            )
+        )
+
+
+if __name__ == "__main__":
+    arg = next((a for a in sys.argv if a.startswith("--rows=")), None)
+    chosen = tuple(int(x) for x in arg.split("=", 1)[1].split(",")) if arg else None
+    for line in run(quick="--quick" in sys.argv, sizes=chosen)["summary"]:
+        print(line)
