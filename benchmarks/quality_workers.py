@@ -60,7 +60,11 @@ def _baselines(X: pd.DataFrame, y: pd.Series, X_test, y_test, categorical) -> di
         pre = ColumnTransformer(
             [
                 ("numeric", SimpleImputer(strategy="median"), numeric),
-                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(categorical)),
+                (
+                    "categorical",
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    list(categorical),
+                ),
             ]
         )
         fitted = make_pipeline(pre, model).fit(X, y)
