@@ -170,6 +170,7 @@ def test_every_metric_is_declared_with_help():
         metrics.record_champion("m", 1, {"roc_auc": 0.9}),
         metrics.record_drift("b", 0.0, False, {"x": 0.5}, drifted_features=[]),
         metrics.record_predictions("b", 1, 0.5),
+        metrics.record_realized("b", 0.5, {"roc_auc": 0.8}, gap=0.01, decayed=False),
     ]
     emitted = {}
     for push in pushes:
