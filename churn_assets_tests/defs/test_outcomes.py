@@ -53,6 +53,11 @@ TRAINING = {
     "ops": {f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3}} for f in FAMILIES}
 }
 BATCH = "crypto_0201.csv"
+# Outcomes are observed after the batch is scored (which happens now, in the test): four and
+# six weeks later. One outcome dated before scoring shows it is left out and counted.
+NOW = pd.Timestamp.now(tz="UTC")
+EARLY, LATE = (str((NOW + pd.Timedelta(weeks=w)).date()) for w in (4, 6))
+BEFORE_SCORING = "2020-01-01"
 
 
 def moved_population(n: int, start: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -177,14 +182,15 @@ def world(tmp_path_factory) -> World:
     first = batch.index[:60]
     flipped = batch.at[0, "customer_id"]  # its early label is wrong; corrected later
     outcome_file(
-        world.root / "outcomes" / "outcomes_0301.csv", batch.loc[first], 1 - y[first], "2026-03-01",
-        extra=[("C99999999", 1, "2026-03-01"), (batch.at[1, "customer_id"], "maybe", "2026-03-01")],
+        world.root / "outcomes" / "outcomes_0301.csv", batch.loc[first], 1 - y[first], EARLY,
+        extra=[("C99999999", 1, EARLY), (batch.at[1, "customer_id"], "maybe", EARLY),
+               (batch.at[60, "customer_id"], y[60], BEFORE_SCORING)],
     )  # fmt: skip
     (world.root / "outcomes" / "broken.csv").write_text("customer,label\nC1,1\n")
     world.early_requests = world.tick_outcomes()  # outcomes_job
     world.early_realized = world.tick_outcomes()  # realized_job for the batch
     world.early = meta(realized_records(world)[0])
-    outcome_file(world.root / "outcomes" / "outcomes_0315.csv", batch, y, "2026-03-15")
+    outcome_file(world.root / "outcomes" / "outcomes_0315.csv", batch, y, LATE)
     world.late_requests = world.tick_outcomes()
     world.late_realized = world.tick_outcomes()
     world.flipped = flipped
@@ -204,7 +210,9 @@ def test_early_outcomes_are_checked_merged_and_too_few_to_judge(world):
     merged = world.instance.fetch_materializations(AssetKey("churn_outcomes"), limit=2).records
     first = meta(merged[-1])
     assert first["reasons"] == {"unknown_id": 1, "bad_label": 1}
-    assert first["rows_in"] == first["outcomes_kept"] + first["rows_quarantined"] == 62
+    assert first["rows_in"] == first["outcomes_kept"] + first["rows_quarantined"] == 63
+    # The outcome observed before the batch was scored is kept by the merge but not judged.
+    assert early["outcomes_before_scoring"] == 1
     checks = check_results(world, merge)
     assert not checks["outcome_files_readable"].passed  # broken.csv, named with why
     assert "broken.csv" in str(checks["outcome_files_readable"].metadata["observed"].value)
@@ -220,6 +228,7 @@ def test_late_outcomes_rematerialize_the_same_partition_and_the_decay_warns(worl
     assert [r.partition_key for r in records] == [BATCH, BATCH]
     late = meta(records[0])
     assert late["rows_with_outcome"] == 1_200 and late["outcome_share"] == 1.0
+    assert late["outcomes_before_scoring"] == 0  # its later outcome replaced the early one
     assert late["status"] == "decayed" and late["decayed"] is True
     assert late["holdout_auc"] - late["realized_roc_auc"] > 0.05
     assert "reliability_curve" in late and "metrics_table" in late
