@@ -71,8 +71,9 @@ def server(store, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve_tmp")
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "CHURN_MODEL_VERSION"},
         "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,  # never one a test before left in os.environ
         "CHURN_OPERATOR_TOKEN": TOKEN,
         "CHURN_MODEL_POLL_SECONDS": "0",  # only /reload moves the served version here
         "TMPDIR": str(tmp),

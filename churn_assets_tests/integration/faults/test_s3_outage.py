@@ -1,10 +1,15 @@
-"""Fault: the S3 endpoint (moto_server) is killed and started again under the S3 IO manager.
+"""Fault: the S3 endpoint goes away (moto_server killed) and comes back, under the S3 IO manager.
 
 A write during the outage is retried (boto3 standard retries, `S3Resource.max_attempts`) and
 succeeds once the endpoint is back; with fewer attempts it fails in seconds with an error naming
-the endpoint; a truncated object is never loaded as a valid value. moto keeps objects in memory,
-so its restart is an S3 that comes back empty: the test recreates the bucket, as provisioning
-would, and the point checked is that the writer's retries carry it across the outage.
+the endpoint; a truncated object is never loaded as a valid value.
+
+The endpoint the IO manager talks to is a loopback TCP gate in front of moto_server
+(`tcp_gate.py`). The outage closes the gate (connections refused, open ones cut) and kills moto.
+moto keeps objects in memory, so it restarts empty; its bucket is recreated behind the still
+closed gate, as a real S3 comes back with its buckets, and only then does the gate open. So
+nothing but the writer's own retries carries the write across the outage, and no retry can land
+between "moto answers" and "the bucket exists" (it once did, and failed with NoSuchBucket).
 """
 
 import signal
@@ -20,6 +25,7 @@ from dagster import AssetKey, build_input_context, build_output_context
 from dagster_aws.s3 import S3Resource
 
 from churn_assets.resources.parquet_io import S3ParquetIOManager, parquet_bytes
+from churn_assets_tests.integration.faults.tcp_gate import Gate
 from churn_assets_tests.integration.services import (
     find_executable,
     free_port,
@@ -35,28 +41,37 @@ V2 = pd.DataFrame({"customer_id": ["a", "b", "c"], "tenure": [5, 6, 7]})
 
 
 class Moto:
+    """moto_server behind a TCP gate; `url` and `port` are the gate's, the endpoint clients use."""
+
     def __init__(self):
-        self.port = free_port()
+        self.gate = Gate()
+        self.port = self.gate.port
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
     def start(self) -> None:
+        """Start moto on a port of its own, create the bucket, then open the endpoint."""
         executable = find_executable("moto_server")
         require_service(executable is not None, "moto_server not found (dev extras)")
+        port = free_port()
+        behind = f"http://127.0.0.1:{port}"
         log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [executable, "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log
+            [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
         )
         require_service(
-            wait_for_http(self.url, 60, self.process), f"moto_server did not start at {self.url}"
+            wait_for_http(behind, 60, self.process), f"moto_server did not start at {behind}"
         )
         import boto3
 
-        boto3.client("s3", endpoint_url=self.url, region_name="us-east-1").create_bucket(
+        boto3.client("s3", endpoint_url=behind, region_name="us-east-1").create_bucket(
             Bucket=BUCKET
         )
+        self.gate.open(port)
 
     def kill(self) -> None:
+        """The outage: the endpoint refuses connections and moto dies (and forgets everything)."""
+        self.gate.close()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
