@@ -60,6 +60,8 @@ GROUPS = {
             f"{TESTS}/test_validation_checks.py",
             f"{TESTS}/test_validation_mutants.py",
             f"{TESTS}/test_bad_input.py",
+            "churn_assets_tests/hostile/test_files.py",
+            "churn_assets_tests/hostile/test_more_inputs.py",
         ],
     ),
     "promotion": ([f"{ML}.promotion.gate", f"{ML}.promotion.resampling"], PROMOTION_TESTS),
