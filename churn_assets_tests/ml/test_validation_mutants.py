@@ -56,6 +56,10 @@ def test_a_missing_target_names_the_columns_and_the_fix():
     )
     for sep in "\t|":
         assert "set source.delimiter" in refused(pd.DataFrame({f"id{sep}churn": ["a"]}))
+    # one column without any separator in its name: the target is simply missing
+    assert refused(pd.DataFrame({"idtenure": ["a"]})).endswith(
+        "set target_column in the dataset spec"
+    )
     # two columns, one holding ';': not the single-column case
     assert refused(pd.DataFrame({"a;b": ["1"], "c": ["2"]})).endswith(
         "set target_column in the dataset spec"
