@@ -16,8 +16,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     ConfigurableIOManager,
+    InitResourceContext,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -205,3 +207,14 @@ class S3ParquetIOManager(_ParquetIOManagerBase):
 
     def _root(self) -> UPath:
         return s3_path(self.s3, self.bucket, self.prefix)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Fail fast when a step starts, before its work, if the bucket cannot be reached (one
+        HEAD request, retried by the S3 resource's own attempts). Raises OSError naming it."""
+        try:
+            self.s3.get_client().head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as err:
+            raise OSError(
+                f"S3 bucket '{self.bucket}' (root {uri(self._root())}) is not reachable: {err}; "
+                "check the bucket name, the S3 endpoint and the credentials"
+            ) from err

@@ -221,7 +221,11 @@ def test_realized_performance_shows_the_same_segments(world):
     root = world["root"]
     batch = pd.read_parquet(root / "assets" / "customer_batch" / f"{BATCH}.parquet")
     outcomes = pd.DataFrame(
-        {"id": batch["customer_id"].astype(str), "churned": batch["churned"].astype(int)}
+        {
+            "id": batch["customer_id"].astype(str),
+            "churned": batch["churned"].astype(int),
+            "observed_at": pd.Timestamp.now(tz="UTC") + pd.Timedelta(weeks=4),  # after scoring
+        }
     )
     io = LocalParquetIOManager(base_dir=str(root / "assets"))
     io.handle_output(build_output_context(asset_key=AssetKey("churn_outcomes")), outcomes)

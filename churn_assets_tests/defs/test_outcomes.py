@@ -9,6 +9,8 @@ same checks and promotion gate. Small and seeded: 2,000 training rows, a 1,200-r
 n_iter=2, cv_folds=3 (two training runs).
 """
 
+import http.server
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from churn_assets.resources.outcome_files import OutcomeRows
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 from churn_assets.resources.reports import LocalReports
 from churn_assets.resources.retraining import RetrainingPolicy
+from churn_assets_tests.resources.test_metrics import _FakePushgateway, group_of, url_of, value
 
 ASSETS = load_assets_from_modules(
     [ingestion, validation, features, training, evaluation, registry, batch_monitoring]
@@ -53,6 +56,11 @@ TRAINING = {
     "ops": {f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3}} for f in FAMILIES}
 }
 BATCH = "crypto_0201.csv"
+# Outcomes are observed after the batch is scored (which happens now, in the test): four and
+# six weeks later. One outcome dated before scoring shows it is left out and counted.
+NOW = pd.Timestamp.now(tz="UTC")
+EARLY, LATE = (str((NOW + pd.Timedelta(weeks=w)).date()) for w in (4, 6))
+BEFORE_SCORING = "2020-01-01"
 
 
 def moved_population(n: int, start: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -121,7 +129,7 @@ class World:
         return result.run_requests
 
 
-def make_world(root: Path) -> World:
+def make_world(root: Path, pushgateway_url: str | None = None) -> World:
     landing, outcomes_dir = LocalLanding(folder=str(root / "landing")), root / "outcomes"
     outcomes_landing = LocalLanding(folder=str(outcomes_dir))
     rows = OutcomeRows(landing=landing, outcomes_landing=outcomes_landing, window_days=None)
@@ -137,7 +145,7 @@ def make_world(root: Path) -> World:
             "landing": landing,
             "outcomes_landing": outcomes_landing,
             "reports": LocalReports(folder=str(root / "reports")),
-            "metrics": MetricsResource(deployment="test"),
+            "metrics": MetricsResource(pushgateway_url=pushgateway_url, deployment="test"),
             "git": GitResource(),
         },
     )
@@ -165,10 +173,23 @@ def meta(record) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def gateway():
+    """A Pushgateway stand-in that records what the assets push (the alert rule's input)."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _FakePushgateway)
+    server.requests, server.status = [], 200
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, gateway) -> World:
     """A champion trained on the old population, then the moved batch scored by it, then its
     outcomes in two drops: 60 early ones (with bad rows), then the rest."""
-    world = make_world(tmp_path_factory.mktemp("outcomes"))
+    world = make_world(tmp_path_factory.mktemp("outcomes"), url_of(gateway))
     world.run("training_job", run_config=TRAINING)
     batch, y = moved_population(1_200, start=900_001, seed=7)
     batch.to_csv(world.root / "landing" / BATCH, index=False)  # unlabeled, as scored
@@ -177,14 +198,15 @@ def world(tmp_path_factory) -> World:
     first = batch.index[:60]
     flipped = batch.at[0, "customer_id"]  # its early label is wrong; corrected later
     outcome_file(
-        world.root / "outcomes" / "outcomes_0301.csv", batch.loc[first], 1 - y[first], "2026-03-01",
-        extra=[("C99999999", 1, "2026-03-01"), (batch.at[1, "customer_id"], "maybe", "2026-03-01")],
+        world.root / "outcomes" / "outcomes_0301.csv", batch.loc[first], 1 - y[first], EARLY,
+        extra=[("C99999999", 1, EARLY), (batch.at[1, "customer_id"], "maybe", EARLY),
+               (batch.at[60, "customer_id"], y[60], BEFORE_SCORING)],
     )  # fmt: skip
     (world.root / "outcomes" / "broken.csv").write_text("customer,label\nC1,1\n")
     world.early_requests = world.tick_outcomes()  # outcomes_job
     world.early_realized = world.tick_outcomes()  # realized_job for the batch
     world.early = meta(realized_records(world)[0])
-    outcome_file(world.root / "outcomes" / "outcomes_0315.csv", batch, y, "2026-03-15")
+    outcome_file(world.root / "outcomes" / "outcomes_0315.csv", batch, y, LATE)
     world.late_requests = world.tick_outcomes()
     world.late_realized = world.tick_outcomes()
     world.flipped = flipped
@@ -204,7 +226,9 @@ def test_early_outcomes_are_checked_merged_and_too_few_to_judge(world):
     merged = world.instance.fetch_materializations(AssetKey("churn_outcomes"), limit=2).records
     first = meta(merged[-1])
     assert first["reasons"] == {"unknown_id": 1, "bad_label": 1}
-    assert first["rows_in"] == first["outcomes_kept"] + first["rows_quarantined"] == 62
+    assert first["rows_in"] == first["outcomes_kept"] + first["rows_quarantined"] == 63
+    # The outcome observed before the batch was scored is kept by the merge but not judged.
+    assert early["outcomes_before_scoring"] == 1
     checks = check_results(world, merge)
     assert not checks["outcome_files_readable"].passed  # broken.csv, named with why
     assert "broken.csv" in str(checks["outcome_files_readable"].metadata["observed"].value)
@@ -215,11 +239,12 @@ def test_early_outcomes_are_checked_merged_and_too_few_to_judge(world):
     assert check_results(world, request)["realized_auc_decay"].passed  # too few to judge
 
 
-def test_late_outcomes_rematerialize_the_same_partition_and_the_decay_warns(world):
+def test_late_outcomes_rematerialize_the_same_partition_and_the_decay_warns(world, gateway):
     records = realized_records(world)
     assert [r.partition_key for r in records] == [BATCH, BATCH]
     late = meta(records[0])
     assert late["rows_with_outcome"] == 1_200 and late["outcome_share"] == 1.0
+    assert late["outcomes_before_scoring"] == 0  # its later outcome replaced the early one
     assert late["status"] == "decayed" and late["decayed"] is True
     assert late["holdout_auc"] - late["realized_roc_auc"] > 0.05
     assert "reliability_curve" in late and "metrics_table" in late
@@ -229,6 +254,20 @@ def test_late_outcomes_rematerialize_the_same_partition_and_the_decay_warns(worl
     [request] = world.late_realized
     check = check_results(world, request)["realized_auc_decay"]
     assert not check.passed and check.severity.value == "WARN"
+    # What the ChurnRealizedAucDecayed rule reads (promtool-tested in test_monitoring_config):
+    # the batch's last push says decayed, with the realized AUC and the gap.
+    assert late["metrics_pushed"] is True
+    pushes = [
+        body
+        for _, path, body in gateway.requests
+        if group_of(path).get("batch") == BATCH and b"churn_realized_decayed{" in body
+    ]
+    assert len(pushes) == 2  # one per materialization of the partition
+    assert value(pushes[-1], "churn_realized_decayed", batch=BATCH) == 1
+    assert value(pushes[-1], "churn_realized_auc_gap", batch=BATCH) == pytest.approx(
+        late["holdout_auc"] - late["realized_roc_auc"]
+    )
+    assert value(pushes[0], "churn_realized_decayed", batch=BATCH) == 0  # the early one
     assert check.metadata["observed"].value == late["realized_roc_auc"]
     assert "- margin 0.05" in check.metadata["threshold"].value
 

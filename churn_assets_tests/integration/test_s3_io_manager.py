@@ -18,6 +18,7 @@ from churn_assets.defs import features, ingestion, validation
 from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.deployment import build_resources
 from churn_assets.resources.parquet_io import S3ParquetIOManager, content_hash
+from churn_assets.resources.storage import write_atomic
 
 pytestmark = pytest.mark.integration
 
@@ -125,8 +126,24 @@ def test_missing_bucket_fails_naming_it(s3_endpoint):
     result = materialize([customers], resources={"io_manager": io_manager}, raise_on_error=False)
 
     assert not result.success
-    [failure] = result.get_step_failure_events()
-    cause = failure.step_failure_data.error.cause
+    # found at resource setup (one HEAD request), before any step runs
+    [init_failure] = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_START"]
+    [failure] = [e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"]
+    assert init_failure.event_specific_data.error.cls_name == "OSError"
+    cause = failure.event_specific_data.error.cause
     assert cause is not None and cause.cls_name == "OSError"
-    assert f"s3://{missing}/churn-assets/customers.parquet" in cause.message
-    assert "NoSuchBucket" in cause.message
+    assert f"S3 bucket '{missing}' (root s3://{missing}/churn-assets) is not reachable" in (
+        cause.message
+    )
+    assert "404" in cause.message and "check the bucket name" in cause.message
+    assert not result.get_asset_materialization_events()
+
+
+def test_a_write_to_a_bucket_gone_after_setup_still_names_the_object(s3_endpoint):
+    missing = "churn-gone-bucket"
+    io_manager = S3ParquetIOManager(s3=S3Resource(endpoint_url=s3_endpoint), bucket=missing)
+    with pytest.raises(OSError) as raised:  # setup skipped: the write's own error names it
+        write_atomic(io_manager._root() / "customers.parquet", b"x")
+    assert f"s3://{missing}/churn-assets/customers.parquet" in str(raised.value)
+    assert "NoSuchBucket" in str(raised.value)

@@ -3,6 +3,8 @@ testing"): each pins a detail of the gate's evidence that a mutation changed unn
 
 from dataclasses import replace
 
+import pytest
+
 from churn_assets.ml.promotion import GateConfig, decide_promotion
 from churn_assets.ml.promotion.bootstrap import AucComparison
 
@@ -117,3 +119,46 @@ def test_a_nan_metric_fails_like_a_missing_one():
         "min": 0.7,
         "passed": False,
     }
+
+
+def test_the_gate_configuration_accepts_its_boundaries():
+    gate = GateConfig(max_auc_drop=0.0, segment_min_rows=1, segment_max_auc_drop=0.0)
+    assert (gate.max_auc_drop, gate.segment_min_rows, gate.segment_max_auc_drop) == (0.0, 1, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"max_auc_drop": -0.001}, "max_auc_drop must be >= 0, got -0.001"),
+        (
+            {"segment_min_rows": 0},
+            "segment_min_rows must be >= 1 and segment_max_auc_drop >= 0, got 0 and 0.05",
+        ),
+        (
+            {"segment_max_auc_drop": -0.001},
+            "segment_min_rows must be >= 1 and segment_max_auc_drop >= 0, got 200 and -0.001",
+        ),
+        ({"n_resamples": 0}, "n_resamples must be >= 1, got 0"),
+        ({"confidence": 1.0}, "confidence must be between 0 and 1, got 1.0"),
+    ],
+)
+def test_a_gate_configuration_out_of_range_is_refused_by_name(fields, message):
+    with pytest.raises(ValueError) as raised:
+        GateConfig(**fields)
+    assert str(raised.value) == message
+
+
+def test_segment_failures_join_the_other_failures_and_the_evidence_keeps_the_segments():
+    gate = GateConfig(min_metrics={"roc_auc": 0.7})
+    segments = {"failures": ["segment plan=basic: ROC AUC drops by 0.0800 (more than 0.0500)"]}
+    refused = decide_promotion({"roc_auc": 0.6}, gate, COMPARISON, segments)
+    assert not refused.promote and refused.failed_thresholds == ["roc_auc"]
+    assert refused.reason == (
+        "Not promoted: roc_auc 0.6000 is below the minimum 0.7000; "
+        "segment plan=basic: ROC AUC drops by 0.0800 (more than 0.0500)."
+    )
+    assert refused.evidence["segments"] is segments
+    alone = decide_promotion({"roc_auc": 0.8}, gate, COMPARISON, segments)
+    assert not alone.promote and alone.failed_thresholds == []
+    passing = decide_promotion({"roc_auc": 0.8}, gate, COMPARISON, {"failures": []})
+    assert passing.promote and passing.evidence["segments"] == {"failures": []}

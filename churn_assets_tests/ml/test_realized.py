@@ -77,3 +77,32 @@ def test_join_keeps_scored_rows_with_an_outcome_ids_as_text():
     found = pd.DataFrame({"id": ["7", "C2", "C3"], "churned": [1, 1, 0]})
     joined = join_outcomes(scored, found, "customer_id")
     assert joined["customer_id"].tolist() == ["C2", "C3"] and joined["churned"].tolist() == [1, 0]
+
+
+def test_recall_interval_is_the_segment_bootstraps_one_implementation():
+    from churn_assets.ml.promotion.bootstrap import bootstrap_auc_recall
+
+    y, p = outcomes()
+    result = realized_performance(y, p, 1000, 0.4, None, n_resamples=300, random_state=7)
+    expected = bootstrap_auc_recall(y, p, 0.4, n_resamples=300, random_state=7)["recall"]
+    assert result.intervals["recall"] == expected
+
+
+def test_outcomes_observed_before_scoring_are_left_out_and_counted():
+    from churn_assets.ml.evaluation.realized import observed_after
+
+    found = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "churned": [1, 0, 1],
+            "observed_at": pd.to_datetime(
+                ["2026-01-31 23:59", "2026-02-01 00:00", "2026-03-01 00:00"], utc=True
+            ),
+        }
+    )
+    kept, before = observed_after(found, pd.Timestamp("2026-02-01"))  # naive: UTC
+    assert kept["id"].tolist() == ["b", "c"] and before == 1
+    kept, before = observed_after(found, pd.Timestamp("2026-02-01 01:00", tz="Europe/Paris"))
+    assert kept["id"].tolist() == ["b", "c"] and before == 1  # 00:00 UTC
+    kept, before = observed_after(found, None)
+    assert len(kept) == 3 and before == 0

@@ -1,6 +1,8 @@
 """The bootstrap's vectorised pieces (ml/promotion/resampling.py), each against its definition:
 written to kill the mutants the promotion tests let live (README "Faults and mutation testing")."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -78,3 +80,21 @@ def test_labels_come_back_as_int8_and_scores_as_floats():
     assert a.dtype.kind == "f" and b.tolist() == [1.0, 0.0, 1.0, 0.0]
     with pytest.raises(ValueError):
         labels_and_scores([1, 1, 1], [0.1, 0.2, 0.3])
+
+
+def test_rank_auc_is_defined_with_a_single_row_of_either_class():
+    # one negative (then one positive) among the rows: the AUC exists and equals scikit-learn's
+    scores = np.array([[0.9, 0.8, 0.1, 0.7], [0.2, 0.3, 0.95, 0.4]])
+    labels = np.array([[1, 1, 0, 1], [0, 0, 1, 0]], dtype=np.int8)
+    got = rank_auc(scores, labels, labels.sum(axis=1).astype(float))
+    expected = [roc_auc_score(labels[i], scores[i]) for i in range(2)]
+    assert got == pytest.approx(expected)
+
+
+def test_rank_auc_of_a_single_class_row_is_nan_without_a_warning():
+    scores = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
+    labels = np.array([[0, 0, 0], [1, 1, 1]], dtype=np.int8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 must not print RuntimeWarnings into run logs
+        got = rank_auc(scores, labels, labels.sum(axis=1).astype(float))
+    assert np.isnan(got).all()

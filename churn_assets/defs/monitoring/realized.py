@@ -12,6 +12,8 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
+    AssetRecordsFilter,
     Output,
     asset,
 )
@@ -22,7 +24,7 @@ from churn_assets.defs.metadata import png, push_metrics, table_md
 from churn_assets.defs.monitoring.batches import batches
 from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.ml.evaluation.plots import plot_calibration
-from churn_assets.ml.evaluation.realized import DecayRule, join_outcomes
+from churn_assets.ml.evaluation.realized import DecayRule, join_outcomes, observed_after
 from churn_assets.ml.evaluation.realized import realized_performance as judge
 from churn_assets.ml.scoring import SCORE, VERSION
 from churn_assets.resources.dataset import DatasetResource
@@ -68,12 +70,17 @@ def realized_performance(
     churn_outcomes: pd.DataFrame,
     customer_batch: pd.DataFrame,
 ):
-    """Join the batch's scores with the outcomes that arrived, compute the realized metrics
-    with bootstrap intervals against the holdout AUC of the model version that scored it
-    (its model card's `holdout_roc_auc`), push them as metrics, and warn on decay."""
+    """Join the batch's scores with the outcomes that arrived (observed at or after the batch
+    was scored; earlier ones are only counted, as `outcomes_before_scoring`), compute the
+    realized metrics with bootstrap intervals against the holdout AUC of the model version that
+    scored it (its model card's `holdout_roc_auc`), push them as metrics, and warn on decay."""
     name = context.partition_key
     rule = config.rule()
-    joined = join_outcomes(batch_predictions, churn_outcomes, dataset.load_spec().id_name)
+    scored_at = _scored_at(context.instance, name)
+    # Outcomes already known when the batch was scored are no test of its forecast.
+    id_name = dataset.load_spec().id_name
+    joined = join_outcomes(batch_predictions, observed_after(churn_outcomes, scored_at)[0], id_name)
+    before = len(join_outcomes(batch_predictions, churn_outcomes, id_name)) - len(joined)
     version = str(batch_predictions[VERSION].iloc[0]) if len(batch_predictions) else None
     # The model card of the version that scored: holdout metrics and the promoted threshold.
     card = mlflow_tracking.registry().describe(version) if version else {"metrics": {}, "tags": {}}
@@ -106,6 +113,8 @@ def realized_performance(
         "rows_scored": result.rows_scored,
         "rows_with_outcome": result.rows_with_outcome,
         "outcome_share": result.outcome_share,
+        "scored_at": scored_at.isoformat() if scored_at is not None else None,
+        "outcomes_before_scoring": before,
         "holdout_auc": result.holdout_auc,
         "status": result.status,
         "reason": result.reason,
@@ -120,6 +129,8 @@ def realized_performance(
         "rows_scored": result.rows_scored,
         "rows_with_outcome": result.rows_with_outcome,
         "outcome_share": round(result.outcome_share, 4),
+        "scored_at": scored_at.isoformat() if scored_at is not None else "unknown",
+        "outcomes_before_scoring": before,
         "status": result.status,
         "decayed": decayed,
         "reason": result.reason,
@@ -150,6 +161,16 @@ def realized_performance(
             "reason": result.reason,
         },
     )
+
+
+def _scored_at(instance, partition: str) -> pd.Timestamp | None:
+    """When the batch's predictions (the ones read here: the latest) were materialized."""
+    found = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("batch_predictions"), asset_partitions=[partition]),
+        limit=1,
+        ascending=False,
+    ).records
+    return pd.Timestamp(found[0].timestamp, unit="s", tz="UTC") if found else None
 
 
 def _table(result) -> pd.DataFrame:

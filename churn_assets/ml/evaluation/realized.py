@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 
 from churn_assets.ml.evaluation.metrics import holdout_metrics
-from churn_assets.ml.promotion.bootstrap import bootstrap_metric_intervals
+from churn_assets.ml.promotion.bootstrap import bootstrap_auc_recall, bootstrap_metric_intervals
 from churn_assets.ml.promotion.resampling import interval, resample_chunks
 
 REPORTED = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall", "precision")
@@ -140,18 +140,18 @@ def _decide(out: Realized, rule: DecayRule) -> tuple[str, str]:
 def _intervals(
     y: np.ndarray, p: np.ndarray, threshold: float, n_resamples: int, seed: int
 ) -> dict[str, tuple[float, float]]:
-    """Bootstrap intervals: ROC/PR AUC from the promotion bootstrap, Brier, recall and lift
-    vectorised over the same kind of resamples."""
+    """Bootstrap intervals: ROC/PR AUC from the promotion bootstrap, recall at the threshold from
+    the segment bootstrap (one implementation of each), Brier and lift vectorised here over the
+    same seeded resamples (single-class resamples skipped, as there)."""
     found = bootstrap_metric_intervals(y, p, threshold, n_resamples, seed)
-    brier, recall, lift = [], [], []
+    recall = bootstrap_auc_recall(y, p, threshold, n_resamples, seed)["recall"]
+    brier, lift = [], []
     n_top = max(1, int(np.ceil(len(y) / 10)))
     for idx in resample_chunks(len(y), n_resamples, seed):
         labels, scores = y[idx], p[idx]
         n_pos = labels.sum(axis=1)
         ok = (n_pos > 0) & (n_pos < len(y))
         brier.append(((scores - labels) ** 2).mean(axis=1)[ok])
-        hits = (labels & (scores >= threshold)).sum(axis=1)
-        recall.append((hits / np.maximum(n_pos, 1))[ok])
         top = np.take_along_axis(labels, np.argsort(-scores, axis=1, kind="stable"), axis=1)
         rate = labels.mean(axis=1)
         lift.append((top[:, :n_top].mean(axis=1) / np.where(rate > 0, rate, 1))[ok])
@@ -159,7 +159,7 @@ def _intervals(
         "roc_auc": found["roc_auc"],
         "pr_auc": found["pr_auc"],
         "brier": interval(np.concatenate(brier), 0.95),
-        "recall": interval(np.concatenate(recall), 0.95),
+        "recall": recall,
         "lift_top_decile": interval(np.concatenate(lift), 0.95),
     }
 
@@ -175,3 +175,22 @@ def join_outcomes(
     return scored.loc[matched.to_numpy()].assign(
         churned=keys[matched].map(labels).astype(int).to_numpy()
     )
+
+
+def observed_after(
+    outcomes: pd.DataFrame, scored_at: pd.Timestamp | None, observed: str = "observed_at"
+) -> tuple[pd.DataFrame, int]:
+    """The outcomes observed at or after the batch was scored, and how many were not.
+
+    An outcome observed before scoring was already known when the batch was scored (the
+    customer had left, or the label was set), so it is no test of the model's forecast; it is
+    left out of the realized metrics and counted. `scored_at` None (the scoring time is
+    unknown) keeps every outcome. Naive times are read as UTC.
+    """
+    if scored_at is None or not len(outcomes):
+        return outcomes, 0
+    when = pd.to_datetime(outcomes[observed], utc=True)
+    cut = pd.Timestamp(scored_at)
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    after = (when >= cut).to_numpy()
+    return outcomes.loc[after], int((~after).sum())
