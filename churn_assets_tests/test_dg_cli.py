@@ -76,7 +76,9 @@ def test_dg_check_defs(tmp_path):
 
 def test_dg_launch_runs_a_job_with_config(tmp_path):
     config = tmp_path / "run.yaml"
-    config.write_text(RUN_CONFIG.split("ops:")[0])
+    # In process: the job and its config are the point; test_lineage_selections_run_on_a_fresh_
+    # instance launches with step processes (357 s here with one process per step under load).
+    config.write_text(RUN_CONFIG.split("ops:")[0] + IN_PROCESS)
     out = dg(tmp_path, "launch", "--job", "data_job", "--config", str(config), timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "assets" / "features.parquet").exists()
