@@ -56,7 +56,11 @@ def test_dagster_definitions_validate():
 
 def test_dagster_job_execute_runs_the_data_job(tmp_path):
     config = tmp_path / "run.yaml"
-    config.write_text("resources:\n  dataset:\n    config:\n      n_rows: 2000\n")
+    # In process: one interpreter, not one importing the project per step (196 s in CI).
+    config.write_text(
+        "resources:\n  dataset:\n    config:\n      n_rows: 2000\n"
+        "execution:\n  config:\n    in_process: {}\n"
+    )
     out = subprocess.run(
         [str(BIN / "dagster"), "job", "execute", "-m", "churn_assets.definitions"]
         + ["-j", "data_job", "-c", str(config)],

@@ -97,6 +97,23 @@ def _budget_params(budget: SearchBudget, rows: int) -> dict:
     }
 
 
+def release_worker_pool() -> None:
+    """Stop joblib's worker processes now when this step runs in a multiprocessing child.
+
+    The multiprocess executor runs each step in such a child, which on exit joins its child
+    processes before joblib's exit hook has told its idle workers to stop: the step's process
+    then lingered for the workers' 300 s idle timeout after the step had finished. A main
+    process (in-process executor, a Kubernetes step pod) stops them at exit by itself.
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        return
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
 def _timings(result) -> dict[str, float]:
     """Where the training time went (`result`: a TrainResult)."""
     return {
@@ -123,6 +140,7 @@ def train_and_log(
     data_version = input_data_version(context, "features")
     budget = config.budget()
     result = train_family(family, build_preprocessor(fspec), X_train, y_train, budget)
+    release_worker_pool()
     economics = Economics.from_record(feature_spec.get("economics"))
     objective = config.threshold_objective
     if objective == "auto":

@@ -440,20 +440,3 @@ def test_an_unreachable_mlflow_server_fails_the_step_naming_the_uri(data_store, 
     assert not result.get_asset_materialization_events()  # nothing trained or logged
     # connect_retries=1 means a quick failure, not minutes of MLflow's own retries.
     assert elapsed < 90, f"an unreachable server took {elapsed:.0f}s to report"
-
-
-@pytest.mark.slow
-def test_real_data_default_config_champion_reaches_the_published_auc(tmp_path, bigml_data):
-    store = Store(tmp_path / "real")
-    result = run(store, run_config=None, dataset=DatasetResource(spec="bigml_telecom"))
-    assert result.success, step_failures(result)
-    per_family = {key: metadata(result, key)["holdout_roc_auc"] for key in TRAINED}
-    for key in TRAINED:  # the defaults reached the assets by configuration alone
-        [tracked] = store.runs(dagster_run_id=result.run_id, dagster_asset_key=key)
-        assert tracked.data.params["n_iter"] == "9" and tracked.data.params["cv_folds"] == "3"
-    X_test, y_test = store.split("test")
-    assert len(X_test) == 667  # the publisher's 20% file
-    registry_ = store.registry()
-    champion = load_evidence_model(registry_, registry_.alias_version(CHAMPION))
-    auc = roc_auc_score(y_test, champion.predict_proba(X_test)[:, 1])
-    assert auc >= 0.93, f"champion holdout ROC AUC {auc:.4f}; per family {per_family}"

@@ -45,7 +45,7 @@ def test_halving_search_is_seeded_and_reproducible(data):
 def test_trials_table_shows_each_rung(data):
     X, y = data
     result = train_family(
-        "logistic_regression", make_preprocessor(), X, y, SearchBudget(n_iter=9, cv_folds=3)
+        "gradient_boosting", make_preprocessor(), X, y, SearchBudget(n_iter=9, cv_folds=3)
     )
     rungs = result.rungs
     assert list(rungs.columns[:4]) == ["rung", "n_resources", "candidates", "fit_seconds"]
@@ -57,11 +57,23 @@ def test_trials_table_shows_each_rung(data):
     assert len(trials) == 13 and set(trials["rung"]) == {0, 1, 2}
     # A rung's candidates are the best of the rung before it.
     first, second = trials[trials["rung"] == 0], trials[trials["rung"] == 1]
-    kept = set(first.nsmallest(3, "rank")["model__C"])
-    assert set(second["model__C"]) == kept
+    kept = set(first.nsmallest(3, "rank")["model__learning_rate"])
+    assert set(second["model__learning_rate"]) == kept
     # The chosen parameters are the best of the last rung.
-    [winner] = trials.loc[(trials["rung"] == 2) & (trials["rank"] == 1), "model__C"]
-    assert result.best_params["model__C"] == winner
+    [winner] = trials.loc[(trials["rung"] == 2) & (trials["rank"] == 1), "model__learning_rate"]
+    assert result.best_params["model__learning_rate"] == winner
+
+
+def test_logistic_regression_is_searched_on_every_row_in_one_rung(data):
+    X, y = data
+    result = train_family(
+        "logistic_regression", make_preprocessor(), X, y, SearchBudget(n_iter=9, cv_folds=3)
+    )
+    assert list(result.rungs["candidates"]) == [9]
+    assert list(result.rungs["n_resources"]) == [ROWS]
+    trials = result.trials
+    [winner] = trials.loc[trials["rank"] == 1, "model__C"]
+    assert result.best_params["model__C"] == winner  # the best of all 9 on all rows
 
 
 @pytest.mark.parametrize("family", ["gradient_boosting", "xgboost"])
