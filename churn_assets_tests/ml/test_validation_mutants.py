@@ -57,6 +57,7 @@ def test_a_missing_target_names_the_columns_and_the_fix():
     for sep in "\t|":
         assert "set source.delimiter" in refused(pd.DataFrame({f"id{sep}churn": ["a"]}))
     # one column without any separator in its name: the target is simply missing
+    assert refused(pd.DataFrame({"MAX": ["a"]})).endswith("set target_column in the dataset spec")
     assert refused(pd.DataFrame({"idtenure": ["a"]})).endswith(
         "set target_column in the dataset spec"
     )
@@ -164,3 +165,20 @@ def test_typed_columns_reads_the_feature_kinds_and_skips_the_pipelines_own_colum
         "calls": "numeric in validated data",
         "plan": "categorical in validated data",
     }
+
+
+def test_reasons_of_one_rule_add_up_over_columns_and_the_score_has_two_decimals():
+    spec = SPEC.model_copy(update={"numeric_columns": ["tenure", "calls"]})
+    raw = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "tenure": ["1", "2", "x"],
+            "calls": ["y", "4", "5"],
+            "plan": ["basic", "pro", "pro"],
+            "churn": ["Yes", "No", "No"],
+        }
+    )
+    report = validate(raw, spec).report
+    assert report.reasons == {"not_numeric": 2}
+    good = raw.assign(tenure=["1", "2", "3"], calls=["1", "x", "3"])
+    assert validate(good, spec).report.quality_score == 66.67  # 100 x 2/3, no missing cell
