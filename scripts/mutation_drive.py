@@ -208,7 +208,10 @@ def save(record: dict) -> None:
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     record["measured"] = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "commit": commit}
     ordered = {**record, "mutants": dict(sorted(record["mutants"].items()))}
-    RECORD.write_text(json.dumps(ordered, indent=1) + "\n")
+    # Atomically: a run stopped mid-write must leave the previous record, not half a file.
+    partial = RECORD.with_name(RECORD.name + ".partial")
+    partial.write_text(json.dumps(ordered, indent=1) + "\n")
+    os.replace(partial, RECORD)
 
 
 def module_counts(record: dict) -> dict[str, dict]:
