@@ -3,6 +3,8 @@ as soon as it is done: joblib's idle workers would otherwise hold it for their 3
 (303 s measured for such a child without `release_worker_pool`)."""
 
 import multiprocessing
+import subprocess
+import sys
 import time
 
 from churn_assets.defs.training import release_worker_pool
@@ -40,10 +42,23 @@ def test_a_step_process_exits_once_its_training_is_done():
 
 
 def test_a_main_process_keeps_its_pool_for_the_next_step():
-    from joblib import Parallel, delayed
-    from joblib.externals.loky import get_reusable_executor
-
-    Parallel(n_jobs=2)(delayed(abs)(i) for i in range(4))
-    pool = get_reusable_executor(timeout=300)  # the pool joblib made (same settings: reused)
-    release_worker_pool()  # in-process steps: nothing to do
-    assert get_reusable_executor(timeout=300) is pool
+    """In a main process (in-process executor, a Kubernetes step pod) the pool stays: the next
+    training runs on the same worker processes. Checked in a fresh interpreter: touching loky's
+    reusable executor here would leave this test worker a pool joblib cannot reuse."""
+    code = (
+        "import os\n"
+        "from joblib import Parallel, delayed\n"
+        "from churn_assets.defs.training import release_worker_pool\n"
+        "def pids():\n"
+        "    return set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(32)))\n"
+        "before = pids()\n"
+        "release_worker_pool()\n"
+        "after = pids()\n"
+        "assert os.getpid() not in before, 'joblib ran the tasks in this process'\n"
+        "assert after and after <= before, (before, after)\n"
+        "print('same workers', sorted(after))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0 and "same workers" in out.stdout, out.stderr[-3000:]
