@@ -9,8 +9,6 @@ same checks and promotion gate. Small and seeded: 2,000 training rows, a 1,200-r
 n_iter=2, cv_folds=3 (two training runs).
 """
 
-import http.server
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +43,7 @@ from churn_assets.resources.outcome_files import OutcomeRows
 from churn_assets.resources.parquet_io import LocalParquetIOManager
 from churn_assets.resources.reports import LocalReports
 from churn_assets.resources.retraining import RetrainingPolicy
-from churn_assets_tests.resources.test_metrics import _FakePushgateway, group_of, url_of, value
+from churn_assets_tests.resources.test_metrics import group_of, running_fake_gateway, url_of, value
 
 ASSETS = load_assets_from_modules(
     [ingestion, validation, features, training, evaluation, registry, batch_monitoring]
@@ -175,14 +173,8 @@ def meta(record) -> dict:
 @pytest.fixture(scope="module")
 def gateway():
     """A Pushgateway stand-in that records what the assets push (the alert rule's input)."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), _FakePushgateway)
-    server.requests, server.status = [], 200
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with running_fake_gateway() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ Pushes go to a small in-process HTTP server standing in for the Pushgateway, so 
 exact requests; the real Pushgateway and Prometheus are in integration/test_prometheus.py.
 """
 
+import contextlib
 import http.server
 import threading
 import time
@@ -53,17 +54,26 @@ class _FakePushgateway(http.server.BaseHTTPRequestHandler):
         """Quiet: the test output is not the place for request logs."""
 
 
-@pytest.fixture
-def fake_gateway() -> Iterator[http.server.HTTPServer]:
+@contextlib.contextmanager
+def running_fake_gateway() -> Iterator[http.server.HTTPServer]:
+    """A Pushgateway stand-in on a free loopback port that records each request."""
     server = http.server.HTTPServer(("127.0.0.1", 0), _FakePushgateway)
     server.requests = []  # type: ignore[attr-defined]
     server.status = 200  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_gateway() -> Iterator[http.server.HTTPServer]:
+    with running_fake_gateway() as server:
+        yield server
 
 
 def url_of(server: http.server.HTTPServer) -> str:
