@@ -57,13 +57,16 @@ def contributions(
     proba: np.ndarray | None = None,
     chunk_rows: int = CHUNK_ROWS,
     generic: bool = False,
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Probability minus the probability with each column set to its baseline (rows x columns).
 
     `proba` is `model.predict_proba(X)[:, 1]` when the caller has it already (batch scoring
     does); it is computed otherwise. The project's Pipelines are occluded in their design
     matrix (`ml/explain_design.py`, same numbers); `generic=True`, or any other model, runs the
-    whole model on stacked occluded copies. Raises KeyError when `baseline` lacks a column of `X`.
+    whole model on stacked occluded copies. `prepared`: `Design.transform(X)` when the caller
+    has it already (batch scoring does), so the rows are not preprocessed twice. Raises
+    KeyError when `baseline` lacks a column of `X`.
     """
     if proba is None:
         proba = model.predict_proba(X)[:, 1]
@@ -73,7 +76,13 @@ def contributions(
     plan = constant_edits(design, X, baseline) if design is not None else {}
     for start in range(0, len(X), chunk_rows):
         part = X.iloc[start : start + chunk_rows]
-        found = occluded_proba(design, plan, part, baseline) if design is not None else None
+        ready = None
+        if prepared is not None:
+            ready = (
+                prepared[0].iloc[start : start + chunk_rows],
+                prepared[1][start : start + chunk_rows],
+            )
+        found = occluded_proba(design, plan, part, baseline, ready) if design is not None else None
         if found is None:
             occluded, rows, cols = _occluded(part, baseline)
             scores = model.predict_proba(occluded)[:, 1] if len(rows) else np.zeros(0)
@@ -108,23 +117,28 @@ def top_reasons(
     k: int = 3,
     min_effect: float = 0.005,
     proba: np.ndarray | None = None,
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
 ) -> pd.Series:
     """For each row, the `k` columns that raise its churn probability most, as text.
 
     Returns strings like "contract=Month-to-month (+0.181); tenure=2.0 (+0.094)", or "" when no
-    column raises the probability by at least `min_effect`. `proba`: see `contributions`.
+    column raises the probability by at least `min_effect`. `proba`, `prepared`: see
+    `contributions`.
     """
-    effects = contributions(model, X, baseline, proba=proba)
+    effects = contributions(model, X, baseline, proba=proba, prepared=prepared)
     values = effects.to_numpy()
     order = np.argsort(-values, axis=1)[:, :k]
-    columns = np.asarray(effects.columns)
-    cells = X.to_numpy(dtype=object)  # one conversion instead of an .iat lookup per reason
-    reasons = []
-    for i, picks in enumerate(order):
-        parts = [
-            f"{columns[j]}={cells[i, j]} ({values[i, j]:+.3f})"
-            for j in picks
-            if values[i, j] >= min_effect
-        ]
-        reasons.append("; ".join(parts))
+    # Python lists of the picked names, cells and effects: indexing numpy scalars one by one
+    # cost more than the occlusions of a logistic regression.
+    names = np.asarray(effects.columns, dtype=object)[order].tolist()
+    cells = np.take_along_axis(X.to_numpy(dtype=object), order, axis=1).tolist()
+    picked = np.take_along_axis(values, order, axis=1).tolist()
+    reasons = [
+        "; ".join(
+            f"{name}={cell} ({value:+.3f})"
+            for name, cell, value in zip(row_names, row_cells, row_values, strict=True)
+            if value >= min_effect
+        )
+        for row_names, row_cells, row_values in zip(names, cells, picked, strict=True)
+    ]
     return pd.Series(reasons, index=X.index, dtype=object)

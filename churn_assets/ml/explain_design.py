@@ -214,17 +214,19 @@ def occluded_proba(
     plan: dict[str, dict[int, Edit]],
     part: pd.DataFrame,
     baseline: dict[str, object],
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
 ):
     """The churn probability of every occluded copy of `part` (each column set to its baseline
     in the rows not already at it); `plan` is `constant_edits` of rows holding `part`'s.
     Returns (row positions, column positions, probabilities), or None when the design matrix
-    is not numeric (the caller then uses the generic method).
+    is not numeric (the caller then uses the generic method). `prepared`: `design.transform(part)`
+    if the caller has it.
 
     A binary logistic regression needs no predict at all: its logit is a sum of linear terms,
     so the occluded logit is the row's logit minus the changed entries' terms plus the new
     ones'. Other estimators predict the stacked occluded design matrices in one call.
     """
-    engineered, Z = design.transform(part)
+    engineered, Z = prepared if prepared is not None else design.transform(part)
     if Z.dtype.kind not in "biuf":
         return None
     found = []  # (column position, rows not at its baseline, their edits)

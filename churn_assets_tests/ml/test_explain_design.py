@@ -12,6 +12,7 @@ from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardSca
 
 from churn_assets.ml.explain import baseline_values, contributions
 from churn_assets.ml.explain_design import column_wise, design_of
+from churn_assets.ml.scoring import REASONS, SCORE, score_batch
 
 SMALL = {
     "logistic_regression": {},
@@ -68,6 +69,26 @@ def test_every_family_gets_the_generic_numbers(family, data):
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=tolerance)
     # every column matters somewhere, the engineered features' sources included
     assert (got.to_numpy() != 0).any(axis=0).all()
+    # Batch scoring preprocesses once for scores and reasons: the Pipeline's own scores, and
+    # the reasons the generic contributions give.
+    batch = rows.assign(customer_id=np.arange(len(rows)))
+    scored = score_batch(model, batch, 0.5, "1", "customer_id", base, reasons_for="all").frame
+    np.testing.assert_array_equal(scored[SCORE].to_numpy(), model.predict_proba(rows)[:, 1])
+    assert scored[REASONS].tolist() == _reasons_text(expected, rows)
+
+
+def _reasons_text(effects: pd.DataFrame, rows: pd.DataFrame, k=3, min_effect=0.005):
+    values = effects.to_numpy()
+    out = []
+    for i, picks in enumerate(np.argsort(-values, axis=1)[:, :k]):
+        parts = [
+            f"{rows.columns[j]}={rows.iat[i, j]} ({values[i, j]:+.3f})"
+            for j in picks
+            if values[i, j] >= min_effect
+        ]
+        out.append("; ".join(parts))
+    assert any(out) and not all(out)
+    return out
 
 
 def test_logistic_regression_needs_no_predict_beyond_the_rows_own(data, monkeypatch):
