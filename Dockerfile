@@ -41,8 +41,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && offline="" && if [ -n "$WHEELS" ]; then offline="--no-index --find-links $WHEELS"; fi \
     && python3 -m venv /opt/venv \
     && mkdir churn_assets && touch churn_assets/__init__.py \
-    && /opt/venv/bin/pip install $offline "setuptools>=68" wheel \
-    && /opt/venv/bin/pip install $offline . \
+    && /opt/venv/bin/pip install "setuptools>=68" wheel $offline \
+    && /opt/venv/bin/pip install . $offline \
     && /opt/venv/bin/pip uninstall -y churn_assets
 
 ############################################ runtime ##############################################
