@@ -14,6 +14,8 @@
 # `scripts/podman_setup.sh` makes localhost/debian:bookworm from Debian's packages and
 #   podman build --build-arg BASE_IMAGE=localhost/debian:bookworm -t churn-assets:dev .
 # A base without Python gets Debian's python3 (3.11 on bookworm, as python:3.11-slim).
+# `scripts/build_image.sh` does that with the dependencies as local wheels (WHEELS, below): about
+# 6 min from nothing on a 2-core machine instead of 18-29 min of downloads in the build.
 ARG BASE_IMAGE=python:3.11-slim
 
 ############################################ builder ##############################################

@@ -95,8 +95,8 @@ def run_container(
         argv += ["-p", ports]
     for mount in mounts:
         argv += ["-v", mount]
-    for path in tmpfs:
-        argv += ["--tmpfs", f"{path}:rw,mode=1777"]  # podman 4.3 takes no uid= here
+    for path in tmpfs:  # owned by the container's user (podman 4.3 ignores --tmpfs mode=)
+        argv += ["--mount", f"type=tmpfs,destination={path},U=true"]
     for key, value in (env or {}).items():
         argv += ["-e", f"{key}={value}"]
     podman(*argv, image, *args)
