@@ -15,6 +15,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,8 +53,15 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> dic
     largest single-process RSS and the largest summed RSS of the process tree (sampled 2/s)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    # Its own process group, so a timeout stops the run's step subprocesses too.
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     peak = [0.0]
 
@@ -67,7 +75,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> dic
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
         output += f"\ntimed out after {timeout:.0f}s"
     wall = time.perf_counter() - started

@@ -1,18 +1,20 @@
 """Scoring benchmark: rows per second of the batch scoring path against bare `predict_proba`.
 
-One XGBoost Pipeline (`build_preprocessor` + `build_pipeline`, fixed mid-space parameters) is fit
-once on 50k validated synthetic rows; the batch to score is validated synthetic data of another
-seed. Both are stored (Parquet + pickle) by `prepare`, so neither data generation nor fitting is
-ever timed. Then, each in a fresh process, on the same rows:
+One Pipeline per family (`build_preprocessor` + `build_pipeline`, fixed mid-space parameters) is
+fit once on 50k validated synthetic rows; the batch to score is validated synthetic data of
+another seed. Both are stored (Parquet + pickle) by `prepare`, so neither data generation nor
+fitting is ever timed. Then, each in a fresh process, on the same rows (XGBoost for (a)/(b)):
 
 - (a) `bare`: `pipeline.predict_proba(X)[:, 1]` on the raw input columns, already selected.
 - (b) `path`: what the `batch_predictions` asset runs outside Dagster with `reasons_for="none"`:
   `churn_assets.ml.scoring.score_batch` (the function the asset calls: inputs selected,
   probability, decision at the threshold, the output frame) and the `preview` metadata (top rows
   by score as markdown). The checks' statistics are properties of the result, read by the asset.
-- (c) `reasons`: the same with `reasons_for="positives"`, i.e. `explain.top_reasons` for every
-  predicted churner: the occluded copies of all columns stacked into one `predict_proba` per
-  chunk, cells already at their baseline not rescored (target: at most 3x (a) in CPU time).
+- (c) `reasons`, per family against that family's (a): the same with `reasons_for="positives"`,
+  i.e. `explain.top_reasons` for every predicted churner: occlusion in the design matrix
+  (`ml/explain_design.py`; no extra predict for logistic regression, the estimator alone on the
+  stacked occluded design matrices for the trees), cells already at their baseline not
+  rescored (target: at most 3x (a) in CPU time).
 
 Run: `python -m benchmarks.scoring [--quick]`; writes `benchmarks/results/scoring.json`. Workers:
 `python -m benchmarks.scoring <task> <params-json> <out-file>`.
@@ -24,7 +26,6 @@ import argparse
 import json
 import os
 import pickle
-import statistics
 import sys
 import tempfile
 import time
@@ -32,19 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import load_average, row, run_worker, worker_main, write_result
+from benchmarks.scoring_families import (
+    FAMILY_PARAMS,
+    median,
+    reasons_entry,
+    reasons_row,
+)
 
 NAME = "scoring"
 MODULE = "benchmarks.scoring"
 TARGET_RATIO = 1.2
-REASONS_TARGET = 3.0  # reasons for predicted churners vs bare predict_proba, CPU time
-FAMILY = "xgboost"
-MODEL_PARAMS = {
-    "model__n_estimators": 250,
-    "model__max_depth": 5,
-    "model__learning_rate": 0.1,
-    "model__subsample": 0.8,
-    "model__colsample_bytree": 0.8,
-}
+FAMILY = "xgboost"  # the family of the path-vs-bare rows
 THRESHOLD = 0.5
 
 
@@ -72,10 +71,12 @@ def task_prepare(params: dict[str, Any]) -> dict[str, Any]:
     train = validate(generate_synthetic(params["train_rows"], seed=params["seed"]), spec).valid
     fspec = feature_spec(spec, typed_columns(train, spec))
     X, y = train[fspec.inputs], train[TARGET].astype(int)
-    pipeline = build_pipeline(FAMILY, build_preprocessor(fspec), y, random_state=params["seed"])
-    pipeline.set_params(**MODEL_PARAMS)
-    _, fit_seconds, _ = _timed(lambda: pipeline.fit(X, y))
-    (out / "model.pkl").write_bytes(pickle.dumps(pipeline))
+    fit_seconds = {}
+    for family in params["families"]:
+        pipeline = build_pipeline(family, build_preprocessor(fspec), y, params["seed"])
+        pipeline.set_params(**FAMILY_PARAMS[family])
+        _, fit_seconds[family], _ = _timed(lambda p=pipeline: p.fit(X, y))
+        (out / f"model_{family}.pkl").write_bytes(pickle.dumps(pipeline))
     baseline = {k: (v.item() if hasattr(v, "item") else v) for k, v in baseline_values(X).items()}
     (out / "meta.json").write_text(
         json.dumps({"baseline": baseline, "id_column": spec.id_name, "inputs": fspec.inputs})
@@ -90,7 +91,7 @@ def _load(params: dict[str, Any]):
     import pandas as pd
 
     d = Path(params["dir"])
-    model = pickle.loads((d / "model.pkl").read_bytes())
+    model = pickle.loads((d / f"model_{params.get('family', FAMILY)}.pkl").read_bytes())
     meta = json.loads((d / "meta.json").read_text())
     batch = pd.read_parquet(d / "batch.parquet").head(params["rows"]).reset_index(drop=True)
     return model, meta, batch
@@ -165,25 +166,12 @@ TASKS = {
 # Driver
 
 
-def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    good = [r for r in runs if "error" not in r]
-    if not good:
-        return {"error": runs[0].get("error"), "runs": runs}
-    merged = dict(good[0])
-    for key in ("seconds", "cpu_seconds", "process_seconds", "peak_rss_mb"):
-        merged[key] = round(statistics.median(r[key] for r in good), 4)
-    merged["repeats"] = len(good)
-    merged["runs_seconds"] = [r.get("seconds") for r in runs]
-    merged["runs_cpu_seconds"] = [r.get("cpu_seconds") for r in runs]
-    merged["runs_load_1min"] = [r.get("load_1min") for r in runs]
-    return merged
-
-
 def _params(quick: bool) -> dict[str, Any]:
     return {
         "mode": "quick" if quick else "full",
         "family": FAMILY,
-        "model_params": MODEL_PARAMS,
+        "families": list(FAMILY_PARAMS),
+        "model_params": FAMILY_PARAMS,
         "train_rows": 50_000,
         "rows": [200_000] if quick else [200_000, 1_000_000],
         "reasons_rows": [200_000],
@@ -209,6 +197,7 @@ def main(quick: bool = False) -> dict[str, Any]:
             "train_rows": params["train_rows"],
             "score_rows": max(params["rows"] + params["reasons_rows"]),
             "seed": params["seed"],
+            "families": params["families"],
         }
         prepared = run_worker(MODULE, "prepare", prep, timeout=1200)
         if "error" in prepared:
@@ -220,7 +209,7 @@ def main(quick: bool = False) -> dict[str, Any]:
             for _ in range(n):
                 bare.append(run_worker(MODULE, "bare", p, timeout=900))
                 path.append(run_worker(MODULE, "path", p, timeout=900))
-            entry = {"bare": _median(bare), "path": _median(path)}
+            entry = {"bare": median(bare), "path": median(path)}
             b, s = entry["bare"], entry["path"]
             label = f"{rows:,} rows"
             if "error" in b or "error" in s:
@@ -257,30 +246,12 @@ def main(quick: bool = False) -> dict[str, Any]:
                     )
                 )
             results[str(rows)] = entry
-        for rows in params["reasons_rows"]:
-            p = {"dir": data_dir, "rows": rows}
-            reasons = _median([run_worker(MODULE, "reasons", p, timeout=1800) for _ in range(n)])
-            entry = results.setdefault(str(rows), {})
-            entry["reasons"] = reasons
-            b = entry.get("bare", {})
-            if "error" in reasons or "seconds" not in b:
-                summary.append(row(NAME, f"{rows:,} rows: with reasons", "error", str(reasons)))
-                continue
-            entry["reasons_rows_per_second"] = round(rows / reasons["seconds"])
-            entry["reasons_ratio_wall"] = round(reasons["seconds"] / b["seconds"], 2)
-            entry["reasons_ratio_cpu"] = round(reasons["cpu_seconds"] / b["cpu_seconds"], 2)
-            summary.append(
-                row(
-                    NAME,
-                    f"{rows:,} rows: scoring path with top reasons for predicted churners",
-                    f"{entry['reasons_rows_per_second']:,} rows/s",
-                    f"ratio to bare {entry['reasons_ratio_cpu']:.1f}x CPU time, "
-                    f"{entry['reasons_ratio_wall']:.1f}x wall (target <= {REASONS_TARGET:.0f}x "
-                    f"CPU: {'met' if entry['reasons_ratio_cpu'] <= REASONS_TARGET else 'MISSED'}; "
-                    f"{reasons['explained_rows']:,} explained rows, stacked occlusion); "
-                    f"{reasons['seconds']:.2f} s, n={n}",
-                )
-            )
+        for family in params["families"]:
+            for rows in params["reasons_rows"]:
+                p = {"dir": data_dir, "rows": rows, "family": family}
+                entry = reasons_entry(p, n)
+                results.setdefault("reasons", {}).setdefault(family, {})[str(rows)] = entry
+                summary.append(reasons_row(family, rows, entry, n))
     results["load_average_end"] = load_average()
     write_result(NAME, params, results, summary, load_at_start)
     return results

@@ -6,14 +6,31 @@ column's contribution. It is model-agnostic (the same code explains logistic reg
 gradient boosting and XGBoost) and speaks in raw columns a retention team understands
 ("contract=Month-to-month +0.18").
 
-Cost: the occluded copies of every column are stacked and scored in one `predict_proba` per
-chunk of rows, and a cell already at its baseline is not rescored (its occluded row is the row
-itself, so its contribution is exactly 0). Predictions are row-wise, so this gives the same
-numbers as one `predict_proba` per column over every row.
+One definition for every family and every caller (batch scoring, the model server's
+`?reasons=`). Two ways to compute it, with the same numbers:
+
+- the project's Pipelines (`EngineeredFeatures`, a `ColumnTransformer`, an estimator): each
+  explained row is preprocessed once and each occluded copy is that row's design matrix with
+  the entries its column reaches replaced (`ml/explain_design.py`); a logistic regression then
+  needs no predict at all (its logit minus the changed linear terms), the tree families predict
+  the stacked design matrices with the estimator alone;
+- any other model: the occluded copies of every column are stacked and scored by the whole
+  model in one `predict_proba` per chunk of rows.
+
+In both, a cell already at its baseline is not rescored (its occluded row is the row itself, so
+its contribution is exactly 0), and predictions are row-wise, so either gives the numbers of one
+`predict_proba` per column over every row.
 """
 
 import numpy as np
 import pandas as pd
+
+from churn_assets.ml.explain_design import (
+    constant_edits,
+    design_of,
+    occluded_proba,
+    with_baseline,
+)
 
 # Rows explained per stacked predict; each becomes up to one occluded copy per input column.
 CHUNK_ROWS = 20_000
@@ -39,22 +56,41 @@ def contributions(
     baseline: dict[str, object],
     proba: np.ndarray | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    generic: bool = False,
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Probability minus the probability with each column set to its baseline (rows x columns).
 
     `proba` is `model.predict_proba(X)[:, 1]` when the caller has it already (batch scoring
-    does); it is computed otherwise. Raises KeyError when `baseline` lacks a column of `X`.
+    does); it is computed otherwise. The project's Pipelines are occluded in their design
+    matrix (`ml/explain_design.py`, same numbers); `generic=True`, or any other model, runs the
+    whole model on stacked occluded copies. `prepared`: `Design.transform(X)` when the caller
+    has it already (batch scoring does), so the rows are not preprocessed twice. Raises
+    KeyError when `baseline` lacks a column of `X`.
     """
     if proba is None:
         proba = model.predict_proba(X)[:, 1]
     proba = np.asarray(proba)  # kept in the model's dtype (float32 for XGBoost), as before
     effects = np.zeros((len(X), X.shape[1]))
+    design = None if generic else design_of(model)
+    plan = constant_edits(design, X, baseline) if design is not None else {}
     for start in range(0, len(X), chunk_rows):
         part = X.iloc[start : start + chunk_rows]
-        occluded, rows, cols = _occluded(part, baseline)
+        ready = None
+        if prepared is not None:
+            ready = (
+                prepared[0].iloc[start : start + chunk_rows],
+                prepared[1][start : start + chunk_rows],
+            )
+        found = occluded_proba(design, plan, part, baseline, ready) if design is not None else None
+        if found is None:
+            occluded, rows, cols = _occluded(part, baseline)
+            scores = model.predict_proba(occluded)[:, 1] if len(rows) else np.zeros(0)
+        else:
+            rows, cols, scores = found
         if len(rows):
             rows = rows + start
-            effects[rows, cols] = proba[rows] - model.predict_proba(occluded)[:, 1]
+            effects[rows, cols] = proba[rows] - scores
     return pd.DataFrame(effects, index=X.index, columns=list(X.columns))
 
 
@@ -70,22 +106,8 @@ def _occluded(part: pd.DataFrame, baseline: dict[str, object]):
     cols = np.repeat(np.arange(len(columns)), [len(p) for p in picks])
     stacked = {}
     for j, col in enumerate(columns):
-        stacked[col] = _with_baseline(part[col].to_numpy()[rows], cols == j, baseline[col])
+        stacked[col] = with_baseline(part[col].to_numpy()[rows], cols == j, baseline[col])
     return pd.DataFrame(stacked, columns=columns), rows, cols
-
-
-def _with_baseline(values: np.ndarray, block: np.ndarray, value: object) -> np.ndarray:
-    """`values` with `value` in the rows of `block`, in a dtype holding both (as pandas gives a
-    column set to a scalar: float for a number, object otherwise)."""
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
-    if number and values.dtype.kind in "biuf":
-        out = values.astype(np.result_type(values.dtype, np.asarray(value).dtype), copy=True)
-    else:
-        out = values.astype(object, copy=True)
-    out[block] = value
-    return out
 
 
 def top_reasons(
@@ -95,23 +117,28 @@ def top_reasons(
     k: int = 3,
     min_effect: float = 0.005,
     proba: np.ndarray | None = None,
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
 ) -> pd.Series:
     """For each row, the `k` columns that raise its churn probability most, as text.
 
     Returns strings like "contract=Month-to-month (+0.181); tenure=2.0 (+0.094)", or "" when no
-    column raises the probability by at least `min_effect`. `proba`: see `contributions`.
+    column raises the probability by at least `min_effect`. `proba`, `prepared`: see
+    `contributions`.
     """
-    effects = contributions(model, X, baseline, proba=proba)
+    effects = contributions(model, X, baseline, proba=proba, prepared=prepared)
     values = effects.to_numpy()
     order = np.argsort(-values, axis=1)[:, :k]
-    columns = np.asarray(effects.columns)
-    cells = X.to_numpy(dtype=object)  # one conversion instead of an .iat lookup per reason
-    reasons = []
-    for i, picks in enumerate(order):
-        parts = [
-            f"{columns[j]}={cells[i, j]} ({values[i, j]:+.3f})"
-            for j in picks
-            if values[i, j] >= min_effect
-        ]
-        reasons.append("; ".join(parts))
+    # Python lists of the picked names, cells and effects: indexing numpy scalars one by one
+    # cost more than the occlusions of a logistic regression.
+    names = np.asarray(effects.columns, dtype=object)[order].tolist()
+    cells = np.take_along_axis(X.to_numpy(dtype=object), order, axis=1).tolist()
+    picked = np.take_along_axis(values, order, axis=1).tolist()
+    reasons = [
+        "; ".join(
+            f"{name}={cell} ({value:+.3f})"
+            for name, cell, value in zip(row_names, row_cells, row_values, strict=True)
+            if value >= min_effect
+        )
+        for row_names, row_cells, row_values in zip(names, cells, picked, strict=True)
+    ]
     return pd.Series(reasons, index=X.index, dtype=object)

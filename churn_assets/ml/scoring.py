@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churn_assets.ml.explain import top_reasons
+from churn_assets.ml.explain_design import design_of
 
 SCORE = "churn_probability"
 PREDICTED = "churn_predicted"
@@ -79,7 +80,14 @@ def score_batch(
     if reasons_for not in REASONS_FOR:
         raise ValueError(f"reasons_for must be one of {REASONS_FOR}, got '{reasons_for}'")
     inputs = list(model.feature_names_in_)
-    proba = model.predict_proba(batch[inputs])[:, 1]
+    # With reasons, the project's Pipelines preprocess the batch once for both the scores and
+    # the occlusions (`ml/explain_design.py`); the scores are the Pipeline's own either way.
+    design = design_of(model) if reasons_for != "none" else None
+    if design is not None:
+        engineered, matrix = design.transform(batch[inputs])
+        proba = design.estimator.predict_proba(matrix)[:, 1]
+    else:
+        proba = model.predict_proba(batch[inputs])[:, 1]
     out = pd.DataFrame(
         {
             id_column: batch[id_column].to_numpy(),
@@ -96,6 +104,9 @@ def score_batch(
         # By position: the output is numbered 0..n-1 whatever the batch's index is.
         positions = explain.to_numpy()
         rows = batch[inputs].iloc[positions]
-        reasons = top_reasons(model, rows, baseline, k=top_k, proba=proba[positions])
+        prepared = None if design is None else (engineered.iloc[positions], matrix[positions])
+        reasons = top_reasons(
+            model, rows, baseline, k=top_k, proba=proba[positions], prepared=prepared
+        )
         out.loc[explain, REASONS] = reasons.to_numpy()
     return ScoredBatch(frame=out, rows_in=len(batch))

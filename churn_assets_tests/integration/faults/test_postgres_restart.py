@@ -83,7 +83,7 @@ def _wait(what: str, predicate, timeout: float, daemon: subprocess.Popen, log: P
 
 def _next_tick(now: datetime) -> datetime:
     base = now.replace(second=0, microsecond=0)
-    return base + timedelta(minutes=2 - base.minute % 2)
+    return base + timedelta(minutes=1)
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +176,10 @@ def test_the_tick_missed_during_the_outage_runs_once_after_and_none_is_skipped(o
     missed = [r for r in runs if r.dagster_run.tags[TICK_TAG][11:16] == outage["missed"]]
     assert len(missed) == 1, f"the {outage['missed']} tick has {len(missed)} runs"
     assert missed[0].create_timestamp.timestamp() >= outage["back"]
-    # Every two-minute tick from the first to the last has its run: no gap.
+    # Every one-minute tick from the first to the last has its run: no gap.
     ticks = sorted(datetime.fromisoformat(r.dagster_run.tags[TICK_TAG]) for r in runs)
     gaps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
-    assert gaps <= {timedelta(minutes=2)}, f"ticks skipped: {ticks}"
+    assert gaps <= {timedelta(minutes=1)}, f"ticks skipped: {ticks}"
 
 
 def test_no_run_is_left_created_but_never_submitted(outage):

@@ -1,5 +1,5 @@
 """A tiny code location for the PostgreSQL-restart test: a sensor that counts its ticks and a cron
-trigger every two minutes (the project's own `catch_up_schedule`, as daily_data_schedule uses),
+trigger every minute (the project's own `catch_up_schedule`, as daily_data_schedule uses),
 each requesting a run of a no-op job keyed by its tick."""
 
 from dagster import (
@@ -32,14 +32,14 @@ def counting_sensor(context):
     return SensorResult(run_requests=[RunRequest(run_key=f"tick-{n}")], cursor=str(n))
 
 
-every_two_minutes = catch_up_schedule(
-    "every_two_minutes",
+every_minute = catch_up_schedule(
+    "every_minute",
     tick_job,
-    "*/2 * * * *",
-    "A tick every two minutes",
+    "* * * * *",
+    "A tick every minute",
     interval_seconds=1,
     default_status=DefaultSensorStatus.RUNNING,
 )
 
 
-defs = Definitions(jobs=[tick_job], sensors=[counting_sensor, every_two_minutes])
+defs = Definitions(jobs=[tick_job], sensors=[counting_sensor, every_minute])
