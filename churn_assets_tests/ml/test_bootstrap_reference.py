@@ -3,6 +3,7 @@ testing"): the same resamples drawn one by one, each scored with scikit-learn, s
 resamples skipped, the central percentile interval. Equal to 1e-12, defaults included, so a
 change to any step (draws, seed, skipping, interval, counts) fails here."""
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -198,3 +199,14 @@ def test_the_comparison_serialises_every_field():
         "confidence": 0.95,
         "n_rows": 14,
     }
+
+
+def test_single_class_resamples_leave_no_runtime_warning_in_the_f1_interval():
+    # Resamples without a positive where nothing is predicted have F1 0/0: skipped, silently.
+    y, a, _ = _holdout(seed=4)
+    skipped = [i for i in _resamples(len(y), 200, 42) if y[i].sum() == 0]
+    assert skipped  # the case is there
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0/0 must not print RuntimeWarnings into run logs
+        got = bootstrap_metric_intervals(y, a, threshold=2.0, n_resamples=200)
+    assert got["f1"] == (0.0, 0.0)

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
+from churn_assets.ml.drift import DriftConfig, build_reference, compute_drift
 from churn_assets.ml.drift import stats as drift_stats
 from churn_assets.ml.drift.stats import (
     bin_proportions,
@@ -186,3 +187,161 @@ def test_sorted_value_counts_and_distinct_counts():
     assert n_distinct_sorted(REF, 3) == 4
     assert n_distinct_sorted(np.array([]), 3) == 0
     assert n_distinct_sorted(np.array([2.0, 2.0]), 3) == 1
+
+
+def test_the_helpers_compute_in_float64_whatever_the_input_dtype():
+    got = sorted_finite(np.array([3, 1, 2]))
+    assert got.tolist() == [1.0, 2.0, 3.0] and got.dtype == np.float64
+    low_precision = np.array([0.1, 0.7], dtype=np.float32)
+    assert sorted_quantile(low_precision, 0.3) == np.quantile(low_precision.astype(float), 0.3)
+    # float32 shares with empty bins: epsilon is 1e-4 itself, not its float32 rounding
+    ref, cur = np.array([0.0, 0.5, 0.5], np.float32), np.array([0.5, 0.5, 0.0], np.float32)
+    assert psi(ref, cur) == psi(ref.astype(float), cur.astype(float))
+    assert psi(ref.astype(float), cur) == psi(ref, cur.astype(float)) == psi(ref, cur)
+
+
+def test_one_value_is_a_whole_bin():
+    assert bin_proportions(np.array([5.0]), np.array([3.0, 7.0])).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_the_exact_method_stays_exact_above_the_auto_limit():
+    rng = np.random.default_rng(0)
+    ref, cur = np.sort(rng.normal(size=10_001)), np.sort(rng.normal(0.3, 1.0, size=4))
+    d = stats.ks_2samp(ref, cur).statistic
+    exact = stats.ks_2samp(ref, cur, method="exact").pvalue
+    assert exact != stats.ks_2samp(ref, cur).pvalue  # scipy's auto would not be exact here
+    assert ks_pvalue(d, ref, cur, "exact") == (exact, "exact")
+
+
+def test_categorical_stats_default_epsilon_single_counts_and_one_sided_input():
+    ref, cur = {"a": 3, "b": 1}, {"a": 2}
+    table = np.array([[3.0, 1.0], [2.0, 0.0]])
+    props = table / table.sum(axis=1)[:, None]
+    got = categorical_stats(ref, cur)  # default epsilon 1e-4; category b seen once
+    assert got["chi2_dof"] == 1
+    assert got["chi2_statistic"] == pytest.approx(
+        stats.chi2_contingency(table, correction=False).statistic, rel=1e-12
+    )
+    assert got["psi"] == pytest.approx(psi(props[0], props[1], 1e-4), rel=1e-12)
+    with pytest.raises(ValueError) as raised:
+        categorical_stats({}, {"x": 2, "y": 5})
+    assert str(raised.value) == "categorical drift needs at least one value on each side"
+
+
+def test_value_counts_keep_the_order_values_first_appear_in():
+    counts = value_counts(pd.Series(["a", "b", "b", "c", "c", "c"], dtype=object))
+    assert list(counts.items()) == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def _drift_frames():
+    """40 reference rows; a current batch where x shifts, c keeps its shares, and y (numeric,
+    continuous) has 6 missing values; the score is absent from the batch."""
+    rng = np.random.default_rng(7)
+    ref = pd.DataFrame(
+        {
+            "x": rng.normal(0, 1, 40),
+            "y": rng.normal(0, 1, 40),
+            "c": np.repeat(["a", "b"], 20),
+            "score": rng.random(40),
+            "label": np.tile([0, 1], 20),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "x": rng.normal(3, 1, 36),
+            "y": np.concatenate([rng.normal(0, 1, 30), [np.nan] * 6]),
+            "c": np.repeat(["a", "b"], 18),
+            "label": np.tile([0, 1], 18),
+        }
+    )
+    reference = build_reference(ref, ["x", "y"], ["c"], score_column="score", target_column="label")
+    return ref, cur, reference
+
+
+def _expected_message(test, p_or_stat, threshold, drifted, label="p"):
+    if test in ("ks", "chi2"):
+        relation = "<" if drifted else ">="
+        text = f"{test} {label}={p_or_stat:.3g} {relation} alpha {threshold}"
+    else:
+        relation = ">=" if drifted else "<"
+        text = f"{test} {p_or_stat:.3g} {relation} threshold {threshold}"
+    return text + (": drift" if drifted else ": no drift")
+
+
+@pytest.mark.parametrize("correction", ["none", "bh"])
+def test_compute_drift_rows_decisions_and_messages_are_exact(correction):
+    _, cur, reference = _drift_frames()
+    config = DriftConfig(multiple_testing=correction)
+    report = compute_drift(reference, cur, config)
+    got = [(r.column, r.kind, r.tested, r.test) for r in report.columns]
+    assert got == [
+        ("x", "numeric", True, "ks"),
+        ("x", "missing", True, "chi2"),
+        ("y", "numeric", True, "ks"),
+        ("y", "missing", True, "chi2"),
+        ("c", "categorical", True, "chi2"),
+        ("c", "missing", True, "chi2"),
+        ("score", "prediction", False, None),
+        ("label", "target", True, "chi2"),
+    ]
+    rows = {(r.column, r.kind): r for r in report.columns}
+    assert rows["score", "prediction"].message == "column absent from current data"
+    assert (rows["score", "prediction"].n_reference, rows["score", "prediction"].n_current) == (
+        40,
+        0,
+    )
+    assert (rows["y", "missing"].n_reference, rows["y", "missing"].n_current) == (40, 36)
+    assert rows["y", "missing"].all_stats["missing_share_current"] == 6 / 36
+    assert rows["y", "numeric"].n_current == 30
+    tested = [r for r in report.columns if r.tested]
+    # one category on both sides (no missing value anywhere): left out of the BH family
+    family = [r for r in tested if r.all_stats.get("chi2_dof") != 0]
+    assert [(r.column, r.kind) for r in family] == [
+        ("x", "numeric"), ("y", "numeric"), ("y", "missing"), ("c", "categorical"),
+        ("label", "target"),
+    ]  # fmt: skip
+    adjusted = dict.fromkeys(map(id, tested), 1.0)
+    bh = stats.false_discovery_control([r.p_value for r in family])
+    adjusted.update(zip(map(id, family), bh, strict=True))
+    for row in tested:
+        assert row.p_value_adjusted == adjusted[id(row)]
+        p = row.p_value_adjusted if correction == "bh" else row.p_value
+        label = "BH-adjusted p" if correction == "bh" else "p"
+        assert row.drifted is bool(p < 0.05)
+        assert row.message == _expected_message(row.test, p, 0.05, row.drifted, label)
+    drifted = {(r.column, r.kind) for r in tested if r.drifted}
+    assert ("x", "numeric") in drifted and ("c", "categorical") not in drifted
+    features = [r for r in tested if r.kind in ("numeric", "categorical")]
+    assert (report.n_tested, report.n_drifted) == (3, sum(r.drifted for r in features))
+    assert report.drift_share == report.n_drifted / 3
+    assert report.dataset_drift is (report.drift_share >= 0.5)
+    assert report.config == {**DriftConfig(multiple_testing=correction).__dict__}
+
+
+def test_distance_decisions_include_the_threshold_and_say_so():
+    _, cur, reference = _drift_frames()
+    methods = {"x": "wasserstein"}
+    statistic = compute_drift(reference, cur, DriftConfig(column_methods=methods)).columns[0]
+    for threshold, drifted in ((statistic.statistic, True), (statistic.statistic * 1.001, False)):
+        config = DriftConfig(column_methods=methods, wasserstein_threshold=threshold)
+        row = compute_drift(reference, cur, config).columns[0]
+        assert (row.test, row.drifted) == ("wasserstein", drifted)
+        assert row.message == _expected_message("wasserstein", row.statistic, threshold, drifted)
+
+
+def test_a_feature_absent_from_the_batch_is_an_error_naming_it():
+    _, cur, reference = _drift_frames()
+    with pytest.raises(ValueError) as raised:
+        compute_drift(reference, cur.drop(columns=["y", "c"]))
+    assert str(raised.value) == (
+        "the current data lacks feature columns ['y', 'c'] that the drift reference has; "
+        "score the batch with the same feature columns or rebuild the reference"
+    )
+
+
+def test_no_tested_feature_means_no_dataset_drift():
+    _, cur, reference = _drift_frames()
+    report = compute_drift(reference, cur.head(10))  # under min_rows: nothing tested
+    assert (report.n_tested, report.n_drifted, report.drift_share) == (0, 0, 0.0)
+    assert report.dataset_drift is False
+    assert all(r.p_value_adjusted is None for r in report.columns)

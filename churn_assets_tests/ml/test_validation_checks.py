@@ -14,8 +14,10 @@ import pytest
 from churn_assets.defs.validation import ValidationConfig, quality_checks
 from churn_assets.ml.spec import DatasetSpec
 from churn_assets.ml.validation import ROW_COLUMN, validate
+from churn_assets.ml.validation_base import ColumnTypes, ValidationReport
 from churn_assets.ml.validation_checks import (
     CHECKS,
+    CheckOutcome,
     Thresholds,
     evaluate_checks,
     rows_accounted,
@@ -154,3 +156,86 @@ def test_dagster_results_carry_the_failing_column_and_threshold():
     assert schema.metadata["worst_column"].value == "charges"
     assert schema.metadata["observed"].value == pytest.approx(0.1)
     assert schema.metadata["threshold"].value == 0.05
+
+
+def _report(**changes) -> ValidationReport:
+    figures = {
+        "rows_in": 10,
+        "rows_kept": 8,
+        "rows_quarantined": 2,
+        "reasons": {"not_numeric": 2},
+        "missing_rate": {"tenure": 0.125, "plan": 0.25, "calls": 0.1234567},
+        "invalid_values": {"tenure": 1, "calls": 2},
+        "duplicate_ids": 1,
+        "positive_rate": 0.375,
+        "types": ColumnTypes(["tenure", "calls"], ["plan"]),
+        "quality_score": 63.28,
+    }
+    return ValidationReport(**{**figures, **changes})
+
+
+EXACT = Thresholds(
+    max_invalid_rate=0.2,
+    max_missing_rate=0.25,
+    max_duplicate_rate=0.1,
+    min_positive_rate=0.375,
+    max_positive_rate=0.5,
+    min_quality_score=63.28,
+)
+KEPT, QUARANTINED = np.array([0, 1, 2, 3, 5, 6, 8, 9]), np.array([7, 4])
+
+
+def test_every_outcome_is_exact_and_a_rate_at_its_threshold_passes():
+    # every observed value sits exactly on its threshold: each comparison must include it
+    got = evaluate_checks(_report(), 10, KEPT, QUARANTINED, EXACT)
+    assert got == [
+        CheckOutcome(
+            "schema_compliance", True, 0.2, 0.2, "calls",
+            {"invalid_values": {"tenure": 1, "calls": 2}},
+        ),
+        CheckOutcome(
+            "missing_values", True, 0.25, 0.25, "plan",
+            {"missing_rate": {"tenure": 0.125, "plan": 0.25, "calls": 0.12346}},  # 5 decimals
+        ),
+        CheckOutcome("duplicate_ids", True, 0.1, 0.1, None, {"duplicate_rows": 1}),
+        CheckOutcome("target_balance", True, 0.375, "[0.375, 0.5]"),
+        CheckOutcome(
+            "row_accounting", True, 10, 10, None,
+            {"rows_in": 10, "rows_kept": 8, "rows_quarantined": 2},
+        ),
+        CheckOutcome(
+            "quality_score", True, 63.28, 63.28, None,
+            {"formula": "100 x kept/rows_in x (1 - mean missing-cell rate of feature columns)"},
+        ),
+    ]  # fmt: skip
+    assert [type(o.observed) for o in got] == [float, float, float, float, int, float]
+    top = _report(positive_rate=0.5)  # the upper bound of the balance is included too
+    assert evaluate_checks(top, 10, KEPT, QUARANTINED, EXACT)[3].passed
+
+
+@pytest.mark.parametrize(
+    ("changes", "fails"),
+    [
+        ({"invalid_values": {"tenure": 3, "calls": 2}}, "schema_compliance"),
+        ({"missing_rate": {"tenure": 0.26, "plan": 0.25}}, "missing_values"),
+        ({"duplicate_ids": 2}, "duplicate_ids"),
+        ({"positive_rate": 0.37}, "target_balance"),
+        ({"positive_rate": 0.51}, "target_balance"),
+        ({"quality_score": 63.27}, "quality_score"),
+    ],
+)
+def test_a_rate_just_past_its_threshold_fails_its_check_alone(changes, fails):
+    got = evaluate_checks(_report(**changes), 10, KEPT, QUARANTINED, EXACT)
+    assert {o.name for o in got if not o.passed} == {fails}
+
+
+def test_the_worst_column_is_reported_and_an_empty_table_has_none():
+    got = evaluate_checks(_report(missing_rate={"a": 0.5, "b": 0.75, "c": 0.5}), 10, KEPT,
+                          QUARANTINED, EXACT)  # fmt: skip
+    assert (got[1].column, got[1].observed, got[1].passed) == ("b", 0.75, False)
+    empty = _report(rows_in=0, invalid_values={"tenure": 0}, missing_rate={}, duplicate_ids=0)
+    got = evaluate_checks(empty, 0, np.array([], int), np.array([], int), EXACT, labeled=False)
+    assert [o.name for o in got] == [n for n in CHECKS if n != "target_balance"]
+    assert [(o.column, o.observed) for o in got[:2]] == [(None, 0.0), (None, 0.0)]
+    assert all(type(o.observed) is float for o in got[:2])
+    assert got[3].passed and got[3].observed == 0

@@ -182,3 +182,49 @@ def test_reasons_of_one_rule_add_up_over_columns_and_the_score_has_two_decimals(
     assert report.reasons == {"not_numeric": 2}
     good = raw.assign(tenure=["1", "2", "3"], calls=["1", "x", "3"])
     assert validate(good, spec).report.quality_score == 66.67  # 100 x 2/3, no missing cell
+
+
+def test_pipeline_only_names_and_engineered_clashes_are_refused_with_their_fix():
+    assert refused(table(_reasons=["r"] * 4)) == (
+        "source column '_reasons' has the name the pipeline gives the quarantine reasons; "
+        "rename it in the source"
+    )
+    spec = SPEC.model_copy(update={"sum_features": {"plan_total": ["tenure", "tenure"]}})
+    assert refused(table(plan_total=["1"] * 4), spec) == (
+        "engineered feature name(s) ['plan_total'] are already source columns; "
+        "rename the feature in the dataset spec"
+    )
+
+
+def test_without_an_id_column_ids_are_row_numbers_and_none_is_a_duplicate():
+    spec = SPEC.model_copy(update={"id_column": None})
+    result = validate(table(id=["a", "a", "a", "a"]), spec)
+    assert result.valid["row_id"].tolist() == [0, 1, 2]
+    assert result.report.duplicate_ids == 0 and "duplicate_id" not in result.report.reasons
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "quarantined"),
+    [(1.0, 30.0, {3, 4}), (2.0, None, {0, 3}), (None, 29.0, {2, 4}), (1.0, 50.0, {3})],
+)
+def test_a_range_quarantines_exactly_the_values_outside_it(low, high, quarantined):
+    spec = DatasetSpec.model_validate(
+        {**SPEC.model_dump(), "ranges": {"tenure": {"min": low, "max": high}}}
+    )
+    raw = table(
+        id=["a", "b", "c", "d", "e"],
+        tenure=["1", "29", "30", "-1", "31"],
+        plan=["basic"] * 5,
+        churn=["Yes", "No", "Yes", "No", "Yes"],
+    )
+    result = validate(raw, spec)
+    assert set(result.quarantined[ROW_COLUMN]) == quarantined
+    assert result.report.reasons == {"out_of_range": len(quarantined)}
+    assert result.quarantined[REASONS_COLUMN].str.contains(f"outside \\[{low}, {high}\\]").all()
+
+
+def test_allowed_categories_on_a_numeric_column_name_it():
+    spec = SPEC.model_copy(update={"allowed_categories": {"tenure": ["1"]}})
+    assert refused(table(tenure=["1", "2", "3", "4"]), spec) == (
+        "allowed categories declared for 'tenure', which is not categorical"
+    )
