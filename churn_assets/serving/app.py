@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -98,25 +99,16 @@ def build_api(state: ServingState) -> FastAPI:
 
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY})
     async def predict(request: Request, reasons: int = 0):
-        """Churn probability, decision and flags for each record."""
-        model = state.current
-        if model is None:
-            return _json(503, {"error": "no model loaded"}, {"Retry-After": "5"})
-        try:
-            if not 0 <= reasons <= MAX_REASONS:
-                raise BadRequest(f"reasons must be between 0 and {MAX_REASONS}", field="reasons")
-            if reasons and not model.baseline:
-                raise BadRequest(f"version {model.version} carries no baseline for reasons", 409)
-            rows = parse_rows(load_json(await request.body(), state.config.max_depth), model.schema)
-        except BadRequest as exc:
-            return _json(exc.status, {"error": str(exc), "field": exc.field})
-        try:
-            proba = await state.batcher.submit(model, rows)
-        except Overloaded as exc:
-            state.metrics.rejected.labels(reason="queue_full").inc()
-            return _json(503, {"error": f"busy: {exc}; retry shortly"}, {"Retry-After": "1"})
-        explained = await asyncio.to_thread(_reasons, model, rows, reasons) if reasons else None
-        return _json(200, _answer(state, model, rows, proba, explained))
+        """Churn probability, decision and flags for each record.
+
+        `churn-assets serve` answers this route in front of FastAPI (`predict_answer` from the
+        limits middleware, the same function): routing and parameter solving cost more than
+        scoring one row. This route documents it and serves an app built without that layer.
+        """
+        status, payload, headers = await predict_answer(
+            state, await request.body(), f"reasons={reasons}"
+        )
+        return _json(status, payload, headers)
 
     @api.post("/reload")
     async def reload(request: Request):
@@ -151,6 +143,39 @@ def build_api(state: ServingState) -> FastAPI:
     return api
 
 
+def _reasons_asked(query: str) -> int:
+    """`reasons` of the query string (0 when absent); BadRequest unless 0..MAX_REASONS."""
+    raw = parse_qs(query).get("reasons", ["0"])[-1]
+    try:
+        asked = int(raw)
+    except ValueError:
+        raise BadRequest(f"reasons must be a whole number, not {raw!r}", field="reasons") from None
+    if not 0 <= asked <= MAX_REASONS:
+        raise BadRequest(f"reasons must be between 0 and {MAX_REASONS}", field="reasons")
+    return asked
+
+
+async def predict_answer(state: ServingState, body: bytes, query: str) -> tuple[int, dict, dict]:
+    """(status, JSON payload, headers) of `POST /predict` with `body` and `query`."""
+    model = state.current
+    if model is None:
+        return 503, {"error": "no model loaded"}, {"Retry-After": "5"}
+    try:
+        reasons = _reasons_asked(query)
+        if reasons and not model.baseline:
+            raise BadRequest(f"version {model.version} carries no baseline for reasons", 409)
+        rows = parse_rows(load_json(body, state.config.max_depth), model.schema)
+    except BadRequest as exc:
+        return exc.status, {"error": str(exc), "field": exc.field}, {}
+    try:
+        proba = await state.batcher.submit(model, rows)
+    except Overloaded as exc:
+        state.metrics.rejected.labels(reason="queue_full").inc()
+        return 503, {"error": f"busy: {exc}; retry shortly"}, {"Retry-After": "1"}
+    explained = await asyncio.to_thread(_reasons, model, rows, reasons) if reasons else None
+    return 200, _answer(state, model, rows, proba, explained), {}
+
+
 def _answer(state: ServingState, model: LoadedModel, rows, proba, explained) -> dict:
     threshold = model.threshold
     predictions = []
@@ -163,8 +188,10 @@ def _answer(state: ServingState, model: LoadedModel, rows, proba, explained) -> 
             entry["reasons"] = explained[i]
         predictions.append(entry)
     m = state.metrics
-    m.predictions.labels(outcome="churn").inc(churners)
-    m.predictions.labels(outcome="no_churn").inc(len(predictions) - churners)
+    if churners:
+        m.churn_rows.inc(churners)
+    if len(predictions) > churners:
+        m.no_churn_rows.inc(len(predictions) - churners)
     for flags in rows.flags:
         for flag in flags:
             kind = flag.split(":", 1)[0]
@@ -187,7 +214,11 @@ def create_app(config: ServerConfig | None = None, loader=None):
     config = config or ServerConfig.from_env()
     state = ServingState(config, loader if loader is not None else RegistryLoader(config))
     app = LimitsMiddleware(
-        build_api(state), config.max_body_bytes, config.read_timeout, state.metrics
+        build_api(state),
+        config.max_body_bytes,
+        config.read_timeout,
+        state.metrics,
+        predict=lambda body, query: predict_answer(state, body, query),
     )
     app.state = state  # for tests and the benchmark
     return app

@@ -11,6 +11,7 @@ through the Pipeline instead (and says so in `/model`). The test checks both agr
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from churn_assets.ml.features import EngineeredFeatures
 from churn_assets.ml.table_input import TableInput
+from churn_assets.serving.direct import direct_proba
 from churn_assets.serving.schema import InputSchema, Rows
 
 _UNSEEN = "\x00unseen-category\x00"
@@ -59,6 +61,14 @@ class CompiledScorer:
         self.blocks = blocks
         self.estimator = estimator
         self.width = sum(b.width for b in blocks)
+        # Python lists of the same numbers, for `_transform_few`.
+        self.few_buckets = [(col, bins.tolist()) for col, bins in self.buckets]
+        self.few_numeric = [
+            tuple(None if a is None else a.tolist() for a in (b.fill, b.mean, b.scale))
+            for b in blocks
+        ]
+        # The estimator's own cheapest exact call on the laid-out matrix (serving/direct.py).
+        self.proba, self.estimator_call = direct_proba(estimator, self.width)
 
     def _num(self, name: str) -> int:
         if name not in self.schema.numeric:
@@ -67,6 +77,8 @@ class CompiledScorer:
 
     def transform(self, rows: Rows) -> np.ndarray:
         """The estimator's input matrix for `rows`."""
+        if len(rows) <= SMALL_BATCH:
+            return self._transform_few(rows)
         x = rows.numeric
         extra = [x[:, n] / (np.clip(x[:, d], 0, None) + 1.0) for n, d in self.ratios]
         extra += [x[:, cols].sum(axis=1) for cols in self.sums]
@@ -93,14 +105,6 @@ class CompiledScorer:
                 if block.scale is not None:
                     part = part / block.scale
                 out[:, start : start + block.width] = part
-            elif len(rows) <= SMALL_BATCH:  # a few rows: plain loops beat numpy's call overhead
-                for k, col in enumerate(block.columns):
-                    lookup, unseen = block.lookups[k], block.unseen[k]
-                    base = start + block.offsets[k]
-                    for i, value in enumerate(cats[:, col].tolist()):
-                        hit = lookup.get(value, unseen)
-                        if hit >= 0:
-                            out[i, base + hit] = 1.0
             else:
                 for k, col in enumerate(block.columns):
                     lookup, unseen, offset = block.lookups[k], block.unseen[k], block.offsets[k]
@@ -112,8 +116,40 @@ class CompiledScorer:
             start += block.width
         return out
 
+    def _transform_few(self, rows: Rows) -> np.ndarray:
+        """`transform` in plain Python, row by row: for a few rows numpy's per-call cost is most
+        of the time. The same float operations in the same order, so the same numbers."""
+        matrix = []
+        for x, cats in zip(rows.numeric.tolist(), rows.categorical.tolist(), strict=True):
+            num = x + [x[n] / ((0.0 if x[d] < 0 else x[d]) + 1.0) for n, d in self.ratios]
+            num += [sum(x[c] for c in cols) for cols in self.sums]
+            for col, bins in self.few_buckets:
+                value = x[col]
+                cats.append(None if value != value else f"b{bisect_left(bins, value)}")
+            out = [0.0] * self.width
+            start = 0
+            for block, (fill, mean, scale) in zip(self.blocks, self.few_numeric, strict=True):
+                if block.kind == "numeric":
+                    for k, col in enumerate(block.columns):
+                        value = num[col]
+                        if fill is not None and value != value:
+                            value = fill[k]
+                        if mean is not None:
+                            value = value - mean[k]
+                        if scale is not None:
+                            value = value / scale[k]
+                        out[start + k] = value
+                else:
+                    for k, col in enumerate(block.columns):
+                        hit = block.lookups[k].get(cats[col], block.unseen[k])
+                        if hit >= 0:
+                            out[start + block.offsets[k] + hit] = 1.0
+                start += block.width
+            matrix.append(out)
+        return np.array(matrix, dtype=float)
+
     def predict(self, rows: Rows) -> np.ndarray:
-        return self.estimator.predict_proba(self.transform(rows))[:, 1]
+        return self.proba(self.transform(rows))
 
 
 def _steps(pipeline) -> list:

@@ -84,11 +84,14 @@ def endpoint_of(path: str) -> str:
 class LimitsMiddleware:
     """Body size and read-time limits, disconnect handling and per-request metrics."""
 
-    def __init__(self, app, max_body_bytes: int, read_timeout: float, metrics):
+    def __init__(self, app, max_body_bytes: int, read_timeout: float, metrics, predict=None):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
         self.metrics = metrics
+        # `POST /predict` answered here, without FastAPI's routing and parameter solving:
+        # async (body, query string) -> (status, payload, headers), `app.predict_answer`.
+        self.predict = predict
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -116,10 +119,14 @@ class LimitsMiddleware:
                 "client %s went away during %s %s", _client(scope), scope["method"], scope["path"]
             )
         else:
-            await self.app(scope, _replay(body, receive), send_counted)
+            if self.predict is not None and endpoint == "/predict" and scope["method"] == "POST":
+                query = scope.get("query_string", b"").decode("latin-1")
+                status, payload, headers = await self.predict(body, query)
+                await _json(send_counted, status, payload, headers)
+            else:
+                await self.app(scope, _replay(body, receive), send_counted)
         finally:
-            self.metrics.requests.labels(endpoint=endpoint, status=str(state["status"])).inc()
-            self.metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+            self.metrics.counted(endpoint, state["status"], time.perf_counter() - started)
 
     async def _read_body(self, scope, receive) -> bytes:
         """The whole body, read before the app runs, so no limit is hit halfway through it."""
@@ -173,9 +180,10 @@ def _client(scope) -> str:
     return f"{client[0]}:{client[1]}" if client else "unknown"
 
 
-async def _json(send, status: int, payload: dict) -> None:
+async def _json(send, status: int, payload: dict, extra: dict | None = None) -> None:
     body = json.dumps(payload).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
     if status in (408, 413):
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

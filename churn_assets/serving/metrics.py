@@ -97,14 +97,28 @@ class ServerMetrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
-        for outcome in ("churn", "no_churn"):
-            self.predictions.labels(outcome=outcome)
+        self._children: dict[tuple[str, int], tuple] = {}
+        self.churn_rows = self.predictions.labels(outcome="churn")
+        self.no_churn_rows = self.predictions.labels(outcome="no_churn")
         for flag in FLAGS:
             self.flags.labels(flag=flag)
         for result in ("success", "failure"):
             self.reloads.labels(result=result)
         for reason in REJECTIONS:
             self.rejected.labels(reason=reason)
+
+    def counted(self, endpoint: str, status: int, seconds: float) -> None:
+        """One answered request: the counter by endpoint and status, the latency histogram."""
+        key = (endpoint, status)
+        children = self._children.get(key)
+        if children is None:  # `labels()` takes a lock and a lookup: once per key, not request
+            children = (
+                self.requests.labels(endpoint=endpoint, status=str(status)),
+                self.latency.labels(endpoint=endpoint),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def served(self, version: str, threshold: float) -> None:
         self.model_loaded.set(1)

@@ -55,6 +55,7 @@ class LoadedModel:
             "metrics": self.metrics,
             "threshold": self.threshold,
             "scoring_path": self.scoring_path,
+            "estimator_call": self.scorer.estimator_call if self.scorer else "predict_proba",
             "inputs": {
                 "numeric": list(self.schema.numeric),
                 "categorical": list(self.schema.categorical),

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+FEW_ROWS = 16  # up to this many rows, plain Python loops beat numpy calls
 _STRUCTURE = re.compile(rb'\\.|["\[\]{}]', re.DOTALL)
 
 
@@ -158,6 +159,8 @@ def parse_rows(payload: Any, schema: InputSchema) -> Rows:
 
 def flag_rows(num: np.ndarray, cat: np.ndarray, schema: InputSchema) -> list[list[str]]:
     """Per row: `out_of_range:<col>`, `unseen_category:<col>`, `all_features_missing`."""
+    if len(num) <= FEW_ROWS:
+        return [_flags(r, c, schema) for r, c in zip(num.tolist(), cat.tolist(), strict=True)]
     flags: list[list[str]] = [[] for _ in range(len(num))]
     for j, col in enumerate(schema.numeric):
         bounds = schema.ranges.get(col)
@@ -181,6 +184,22 @@ def flag_rows(num: np.ndarray, cat: np.ndarray, schema: InputSchema) -> list[lis
     for i in np.flatnonzero(empty):
         flags[i].append("all_features_missing")
     return flags
+
+
+def _flags(numbers: list[float], categories: list, schema: InputSchema) -> list[str]:
+    """`flag_rows` of one row in plain Python (numpy's per-call cost dominates a few rows)."""
+    found = []
+    for value, col in zip(numbers, schema.numeric, strict=True):
+        bounds = schema.ranges.get(col)
+        if bounds is not None and (value < bounds[0] or value > bounds[1]):  # NaN: neither
+            found.append(f"out_of_range:{col}")
+    for value, col in zip(categories, schema.categorical, strict=True):
+        known = schema.categories.get(col)
+        if known is not None and value is not None and value not in known:
+            found.append(f"unseen_category:{col}")
+    if all(v != v for v in numbers) and all(v is None for v in categories):
+        found.append("all_features_missing")
+    return found
 
 
 def rows_from_frame(frame: pd.DataFrame, schema: InputSchema) -> Rows:

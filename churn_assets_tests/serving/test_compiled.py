@@ -12,7 +12,7 @@ from churn_assets.ml.models import FAMILIES
 from churn_assets.serving.compiled import NotCompilable, compile_pipeline
 from churn_assets.serving.config import ServerConfig
 from churn_assets.serving.model import input_schema, prepare
-from churn_assets.serving.schema import rows_from_frame
+from churn_assets.serving.schema import FEW_ROWS, flag_rows, rows_from_frame
 from churn_assets_tests.serving.models import fitted, validated
 
 
@@ -31,11 +31,21 @@ def scoring_rows() -> pd.DataFrame:
     return X
 
 
+# The estimator's direct call each family is scored with (serving/direct.py).
+DIRECT_CALLS = {
+    "logistic_regression": "X @ coef_ + intercept_, expit",
+    "random_forest": "trees' predict_proba, averaged",
+    "gradient_boosting": "predict_proba",
+    "xgboost": "Booster.inplace_predict",
+}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_compiled_equals_the_pipeline_on_100k_rows(family, scoring_rows):
     pipeline = fitted(family)
     schema = input_schema(pipeline)
     scorer = compile_pipeline(pipeline, schema)
+    assert scorer.estimator_call == DIRECT_CALLS[family]
     rows = rows_from_frame(scoring_rows, schema)
     expected = pipeline.predict_proba(scoring_rows)[:, 1]
     got = scorer.predict(rows)
@@ -73,3 +83,18 @@ def test_an_unknown_step_falls_back_to_the_pipeline_and_says_so(scoring_rows):
 def test_compiling_can_be_turned_off():
     loaded = prepare(fitted("logistic_regression"), "1", ServerConfig(compiled=False))
     assert loaded.scorer is None and loaded.scoring_path == "pipeline"
+
+
+def test_a_few_rows_get_the_flags_numpy_gives_many(scoring_rows):
+    """`flag_rows` loops in Python up to FEW_ROWS rows: row by row, the same flags as the
+    vectorised pass over 3,000 rows (out-of-range, unseen, all-null rows among them)."""
+    schema = input_schema(fitted("xgboost"))
+    many = rows_from_frame(scoring_rows.head(3_000), schema)
+    assert len(many) > FEW_ROWS
+    kinds = {f.split(":")[0] for flags in many.flags for f in flags}
+    assert kinds == {"out_of_range", "unseen_category", "all_features_missing"}
+    for i in range(len(many)):
+        one = flag_rows(many.numeric[i : i + 1], many.categorical[i : i + 1], schema)
+        assert one == [many.flags[i]], f"row {i}"
+    few = flag_rows(many.numeric[:FEW_ROWS], many.categorical[:FEW_ROWS], schema)
+    assert few == many.flags[:FEW_ROWS]
