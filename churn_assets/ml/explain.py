@@ -128,17 +128,25 @@ def top_reasons(
     effects = contributions(model, X, baseline, proba=proba, prepared=prepared)
     values = effects.to_numpy()
     order = np.argsort(-values, axis=1)[:, :k]
-    # Python lists of the picked names, cells and effects: indexing numpy scalars one by one
-    # cost more than the occlusions of a logistic regression.
-    names = np.asarray(effects.columns, dtype=object)[order].tolist()
-    cells = np.take_along_axis(X.to_numpy(dtype=object), order, axis=1).tolist()
-    picked = np.take_along_axis(values, order, axis=1).tolist()
-    reasons = [
-        "; ".join(
-            f"{name}={cell} ({value:+.3f})"
-            for name, cell, value in zip(row_names, row_cells, row_values, strict=True)
-            if value >= min_effect
+    picked = np.take_along_axis(values, order, axis=1)
+    names = np.asarray(effects.columns, dtype=object)[order]
+    cells = np.take_along_axis(X.to_numpy(dtype=object), order, axis=1)
+    # Built rank by rank over whole columns: a list per row made the garbage collector walk
+    # the process's heap (all of Dagster in a code location) over and over, costing more than
+    # the occlusions. Effects are sorted, so the reasons kept are a prefix of each row's ranks.
+    reasons = np.full(len(X), "", dtype=object)
+    for rank in range(order.shape[1]):
+        keep = np.flatnonzero(picked[:, rank] >= min_effect)
+        if not len(keep):
+            break
+        text = np.array(
+            [
+                f"{name}={cell} ({value:+.3f})"
+                for name, cell, value in zip(
+                    names[keep, rank], cells[keep, rank], picked[keep, rank].tolist(), strict=True
+                )
+            ],
+            dtype=object,
         )
-        for row_names, row_cells, row_values in zip(names, cells, picked, strict=True)
-    ]
+        reasons[keep] = text if rank == 0 else reasons[keep] + "; " + text
     return pd.Series(reasons, index=X.index, dtype=object)

@@ -25,6 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     MaxAbsScaler,
     MinMaxScaler,
     OneHotEncoder,
@@ -80,7 +81,7 @@ class Design:
 
 def design_of(model) -> Design | None:
     """`model` taken apart, or None when it is not [EngineeredFeatures?, ColumnTransformer,
-    estimator] (nested Pipelines flattened) with a dense numeric output."""
+    estimator] (nested Pipelines flattened) with a dense array output."""
     if not isinstance(model, Pipeline):
         return None
     steps = _flat(model)
@@ -89,6 +90,8 @@ def design_of(model) -> Design | None:
         return None
     columns, estimator = steps
     if columns.sparse_threshold != 0 or not hasattr(columns, "output_indices_"):
+        return None
+    if hasattr(estimator, "feature_names_in_"):  # fitted on a frame: it is not given arrays
         return None
     names = list(columns.feature_names_in_)
     blocks = []
@@ -114,6 +117,8 @@ def column_wise(transformer) -> bool:
     """True when each output column of `transformer` depends on one input column only."""
     if transformer == "passthrough":
         return True
+    if isinstance(transformer, FunctionTransformer):  # a fitted 'passthrough' is one
+        return transformer.func is None
     if isinstance(transformer, Pipeline):
         return all(column_wise(step) for _, step in transformer.steps)
     return type(transformer) in COLUMN_WISE
@@ -146,7 +151,9 @@ def constant_edits(
             start = sum(len(f) for f in frames)
             spans[c] = (start, start + len(frame))
             frames.append(frame)
-        probe = np.asarray(transformer_output(transformer, pd.concat(frames)), dtype=float)
+        probe = np.asarray(transformer_output(transformer, pd.concat(frames)))
+        if probe.dtype.kind not in "biuf":  # text passed through: the generic method's case
+            continue
         for c, (start, stop) in spans.items():
             rows = probe[start:stop]
             same = (rows == rows[0]) | (np.isnan(rows) & np.isnan(rows[0]))

@@ -3,12 +3,19 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    PolynomialFeatures,
+    StandardScaler,
+)
 
 from churn_assets.ml.explain import baseline_values, contributions
 from churn_assets.ml.explain_design import column_wise, design_of
@@ -156,6 +163,18 @@ def test_column_wise_blocks_are_told_from_mixing_ones():
     assert column_wise(OneHotEncoder()) and column_wise("passthrough")
     assert not column_wise(Pipeline([("i", SimpleImputer()), ("p", PolynomialFeatures())]))
     assert not column_wise(PCA())
+    assert column_wise(FunctionTransformer())  # what a fitted 'passthrough' becomes
+    assert not column_wise(FunctionTransformer(np.log1p))
+
+
+def test_an_estimator_fitted_on_a_frame_uses_the_generic_method():
+    X, y = _frame()
+    prep = ColumnTransformer(
+        [("num", SimpleImputer(), ["a", "b"]), ("cat", OneHotEncoder(sparse_output=False), ["c"])],
+        sparse_threshold=0.0,
+    ).set_output(transform="pandas")
+    model = Pipeline([("prep", prep), ("model", LogisticRegression())]).fit(X, y)
+    assert design_of(model) is None
 
 
 def test_other_models_and_sparse_outputs_use_the_generic_method():
@@ -172,3 +191,45 @@ def test_other_models_and_sparse_outputs_use_the_generic_method():
         contributions(model, rows, base).to_numpy(),
         contributions(model, rows, base, generic=True).to_numpy(),
     )
+
+
+class _TextModel(ClassifierMixin, BaseEstimator):
+    """An estimator taking an array with a text column (it encodes the text itself)."""
+
+    def __init__(self, prep):
+        self.prep = prep
+
+    def fit(self, Z, y):
+        frame = pd.DataFrame(Z, columns=["a", "b", "c"]).astype({"a": float, "b": float})
+        self.pipe_ = Pipeline([("p", clone(self.prep)), ("m", LogisticRegression())])
+        self.pipe_.fit(frame, y)
+        self.classes_ = self.pipe_.classes_
+        return self
+
+    def predict_proba(self, Z):
+        frame = pd.DataFrame(Z, columns=["a", "b", "c"]).astype({"a": float, "b": float})
+        return self.pipe_.predict_proba(frame)
+
+
+def test_text_passed_through_to_the_estimator_uses_the_generic_method():
+    """A design matrix holding text (a category passed through to a model that takes it) is
+    not numeric: the contributions come from the whole model on stacked copies."""
+
+    X, y = _frame()
+    X = X.assign(c=X["c"].fillna("none"))
+    prep = ColumnTransformer(
+        [("num", SimpleImputer(), ["a", "b"]), ("cat", OrdinalEncoder(), ["c"])],
+        sparse_threshold=0.0,
+        verbose_feature_names_out=False,
+    )
+    passthrough = ColumnTransformer(
+        [("num", "passthrough", ["a", "b"]), ("cat", "passthrough", ["c"])],
+        sparse_threshold=0.0,
+    )
+    model = Pipeline([("prep", passthrough), ("model", _TextModel(prep))]).fit(X, y)
+    assert design_of(model) is not None  # the shape fits; the text is found when scoring
+    base = baseline_values(X)
+    rows = X.head(200)
+    expected = contributions(model, rows, base, generic=True).to_numpy()
+    np.testing.assert_array_equal(contributions(model, rows, base).to_numpy(), expected)
+    assert (expected[:, 2] != 0).any()
