@@ -345,3 +345,21 @@ def test_no_tested_feature_means_no_dataset_drift():
     assert (report.n_tested, report.n_drifted, report.drift_share) == (0, 0, 0.0)
     assert report.dataset_drift is False
     assert all(r.p_value_adjusted is None for r in report.columns)
+
+
+def test_a_text_column_in_the_batch_where_numbers_belong_is_named():
+    _, cur, reference = _drift_frames()
+    with pytest.raises(ValueError) as raised:
+        compute_drift(reference, cur.assign(y=cur["y"].astype(str)))
+    assert str(raised.value) == (
+        "column 'y' in the current data has dtype object, not numeric; "
+        "declare it categorical or convert it to numbers"
+    )
+
+
+def test_a_p_value_equal_to_alpha_is_not_drift():
+    _, cur, reference = _drift_frames()
+    p = compute_drift(reference, cur).columns[2].p_value  # y, numeric: KS p-value
+    row = compute_drift(reference, cur, DriftConfig(alpha=p)).columns[2]
+    assert (row.column, row.test, row.p_value, row.drifted) == ("y", "ks", p, False)
+    assert row.message == f"ks p={p:.3g} >= alpha {p}: no drift"
