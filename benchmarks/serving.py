@@ -6,8 +6,11 @@ MLflow store and makes it `champion` (threshold tag 0.5). Then:
 
 - HTTP, side by side: `churn-assets serve --workers 2` and `mlflow models serve --workers 2
   --env-manager local` on the same version, each driven by wrk (Debian package; a Lua script
-  POSTs a fixed body) at concurrency 32, 1-row then 100-row bodies, alternating servers.
-  Requests/s, p50/p99 and errors (socket errors + non-2xx) are read from wrk's report.
+  POSTs a fixed body) at concurrency 32, 1-row then 100-row bodies; each point is 3 slices of
+  10 s alternating the servers, so a change in the machine's load falls on both. Requests/s
+  (mean of the slices), p50/p99 (the worst slice's p99) and errors (socket errors + non-2xx)
+  are read from wrk's reports; for ours also the requests scored per predict call (from the
+  `churn_server_batch_rows` histogram in /metrics: the micro-batcher's coalescing).
 - Estimator threads: our server again with `CHURN_SERVER_THREADS=0` (the libraries' defaults)
   against the default 1 thread per worker, 1-row and 100-row.
 - Soak: 60 s at concurrency 64 on 1-row bodies; RSS of the server's processes before and after.
@@ -47,6 +50,7 @@ MODEL_PARAMS = {
     "model__subsample": 0.8,
     "model__colsample_bytree": 0.8,
 }
+SLICES = 3  # each side-by-side point is 3 alternating slices of a third of its seconds
 TARGETS = {"rows_1": 20.0, "rows_100": 5.0, "in_process": 2.0, "rss_growth": 0.10}
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -227,6 +231,26 @@ def in_process(params: dict[str, Any]) -> dict[str, Any]:
     return timings
 
 
+def combine(parts: list[dict[str, Any]], rows_per_request: int) -> dict[str, Any]:
+    """Equal-length wrk slices as one measurement: mean requests/s, summed counts, the worst
+    slice's p99 (percentiles cannot be merged exactly), each slice's requests/s and load."""
+    summed = ("requests", "socket_errors", "non_2xx", "predict_calls")
+    out: dict[str, Any] = {
+        "requests_per_s": round(sum(p["requests_per_s"] for p in parts) / len(parts), 2)
+    }
+    out |= {k: sum(p[k] for p in parts) for k in summed if k in parts[0]}
+    out["p50_ms"] = sorted(p["p50_ms"] for p in parts)[len(parts) // 2]
+    out["p99_ms"] = max(p["p99_ms"] for p in parts)
+    if "predict_calls" in out:
+        calls = out["predict_calls"]
+        rows = sum(p["rows_per_predict_call"] * p["predict_calls"] for p in parts)
+        out["rows_per_predict_call"] = round(rows / calls, 2) if calls else 0
+        out["requests_per_predict_call"] = round(rows / calls / rows_per_request, 2) if calls else 0
+    out["slices_requests_per_s"] = [p["requests_per_s"] for p in parts]
+    out["load_1min"] = [p["load_1min"] for p in parts]
+    return out
+
+
 def batch_rows(metrics_url: str) -> tuple[float, float]:
     """(predict calls, rows scored) so far, from the server's `churn_server_batch_rows`."""
     with urllib.request.urlopen(metrics_url, timeout=10) as response:
@@ -309,15 +333,19 @@ def run(quick: bool = False) -> dict[str, Any]:
                 _check(url, bodies[name][1])
             metrics_url = _servers(uri, folder, 1)["ours"][2].replace("/ready", "/metrics")
             for n in (1, 100):
-                for name in ("ours", "mlflow"):  # alternating, same conditions
-                    url = _servers(uri, folder, 1)[name][3]
+                slices: dict[str, list] = {"ours": [], "mlflow": []}
+                for _ in range(SLICES):  # alternating in short slices: load drift hits both
+                    for name in ("ours", "mlflow"):
+                        url = _servers(uri, folder, 1)[name][3]
 
-                    def measure(url=url, body=bodies[name][n]):
-                        return wrk(url, body, folder, 32, seconds)
+                        def measure(url=url, body=bodies[name][n]):
+                            return wrk(url, body, folder, 32, max(1, seconds // SLICES))
 
-                    results[f"{name}_rows_{n}"] = (
-                        batched(measure, metrics_url, n) if name == "ours" else measure()
-                    )
+                        slices[name].append(
+                            batched(measure, metrics_url, n) if name == "ours" else measure()
+                        )
+                for name, parts in slices.items():
+                    results[f"{name}_rows_{n}"] = combine(parts, n)
             _stop(procs.pop("mlflow"))
             url = _servers(uri, folder, 1)["ours"][3]
             rss_before = _rss_mb(procs["ours"])
