@@ -48,6 +48,10 @@ def registry_lock(
             client.create_registered_model(lock, description=f"held by {holder}")
             break
         except MlflowException as exc:
+            # MLflow's SQL store answers a taken name by looking the model up; when the holder
+            # released it in between, that lookup says "not found": the lock is free, try again.
+            if _code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                continue
             if _code(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise
         try:
