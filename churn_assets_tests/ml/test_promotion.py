@@ -18,6 +18,7 @@ from churn_assets.ml.promotion import (
     decide_promotion,
     render_model_card,
 )
+from churn_assets.ml.promotion.bootstrap import bootstrap_auc_recall
 
 
 def _scores(y: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
@@ -94,6 +95,26 @@ def test_bootstrap_is_paired_and_seeded(holdout):
     swapped = bootstrap_auc_difference(y, b, a, n_resamples=500, random_state=7)
     assert swapped.ci_low == pytest.approx(-first.ci_high)
     assert swapped.ci_high == pytest.approx(-first.ci_low)
+
+
+def test_every_bootstrap_draws_the_resamples_its_seed_names(holdout):
+    # Two calls with one seed agree and another seed moves the interval, for each bootstrap: a
+    # seed dropped anywhere (the generator left unseeded) fails here on every run, not by chance.
+    y, a, b = holdout["y"][:300], holdout["good"][:300], holdout["weak"][:300]
+    calls = {
+        "difference": lambda seed: bootstrap_auc_difference(
+            y, a, b, n_resamples=50, random_state=seed
+        ).to_dict(),
+        "intervals": lambda seed: bootstrap_metric_intervals(
+            y, a, 0.4, n_resamples=50, random_state=seed
+        ),
+        "auc_recall": lambda seed: bootstrap_auc_recall(
+            y, a, 0.4, n_resamples=50, random_state=seed
+        ),
+    }
+    for name, call in calls.items():
+        assert call(5) == call(5), name
+        assert call(5) != call(6), name
 
 
 def test_single_class_resamples_are_skipped_and_counted():
