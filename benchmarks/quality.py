@@ -122,8 +122,12 @@ def main(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import json
     import sys
 
-    # `python -m benchmarks.quality bigml_telecom`: one table, printed, no result file written.
-    for line in main(only=sys.argv[1:] or None)["summary"]:
+    # `python -m benchmarks.quality bigml_telecom`: one table, printed, no result file written
+    # (its full result is the last line, as JSON).
+    measured = main(only=sys.argv[1:] or None)
+    for line in measured["summary"]:
         print(line)
+    print(json.dumps(measured["results"], default=str))

@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from churn_assets.ml.evaluation import choose_threshold
+from churn_assets.ml.evaluation.profit import Economics
 from churn_assets.ml.models import FAMILIES, SearchBudget, default_search_space, train_family
 from churn_assets.ml.models.refit import refit_all_rows
 
@@ -71,10 +72,13 @@ def test_the_weighting_that_wins_out_of_fold_is_chosen(table, winner, loser):
     # The out-of-fold scores (which choose the threshold) are the chosen weighting's...
     np.testing.assert_allclose(result.oof_proba, oof_of(X, y, winner), atol=1e-6)
     assert not np.allclose(result.oof_proba, oof_of(X, y, loser), atol=1e-3)
-    # ... so the F1 threshold is the one the chosen model's probabilities call for.
-    chosen, _ = choose_threshold(y, result.oof_proba, "f1")
-    expected, _ = choose_threshold(y, oof_of(X, y, winner), "f1")
-    assert chosen == pytest.approx(expected, abs=1e-6)
+    # ... so the F1 and profit thresholds are the ones the chosen model's scores call for.
+    money = Economics(customer_value=500, offer_cost=50, offer_success_rate=0.3)
+    for objective in ("f1", "profit"):
+        chosen, _ = choose_threshold(y, result.oof_proba, objective, economics=money)
+        expected, _ = choose_threshold(y, oof_of(X, y, winner), objective, economics=money)
+        other, _ = choose_threshold(y, oof_of(X, y, loser), objective, economics=money)
+        assert chosen == pytest.approx(expected, abs=1e-6) and chosen != pytest.approx(other)
     # Unweighted probabilities average the churn rate; balanced ones are pulled towards 0.5.
     mean = result.oof_proba.mean()
     if winner is None:
