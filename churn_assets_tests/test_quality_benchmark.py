@@ -45,6 +45,9 @@ def test_summary_compares_each_split_with_its_own_best_baseline():
     assert result["best_baseline_mean_roc_auc"] == pytest.approx((0.93 + 0.92 + 0.91) / 3)
     assert result["baselines_mean_roc_auc"]["rf"] == pytest.approx((0.93 + 0.90 + 0.91) / 3)
     assert result["champion_families"] == ["xgboost", "xgboost", "random_forest"]
+    # Against one fixed baseline: rf on every split (-0.01, +0.04, 0.00), not the best of three.
+    assert result["champion_minus_each_baseline"]["rf"]["mean"] == pytest.approx(0.01)
+    assert result["champion_minus_each_baseline"]["hgb"]["mean"] == pytest.approx(0.04 / 3)
 
 
 def test_summary_refuses_to_judge_on_fewer_than_two_splits():
