@@ -113,9 +113,8 @@ def test_each_family_learns_the_signal(trained, split, family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_result_tables_are_complete_and_json_able(trained, split, family):
+def test_result_tables_are_complete_and_json_able(trained, family):
     result = trained[family]
-    y = split[1]
     expected = {f"cv_{m}_{s}" for m in METRICS for s in ("mean", "std")}
     assert set(result.cv_metrics) == expected
     # Brier and log loss are reported as losses (positive), not as sklearn's negated scores.
@@ -125,7 +124,7 @@ def test_result_tables_are_complete_and_json_able(trained, split, family):
     # The searched parameters, plus what the refit fixed (forest size, XGBoost's kept rounds).
     refit_only = {"random_forest": {"model__n_estimators", "model__max_samples"}}
     refit_only["xgboost"] = {"model__n_estimators"}
-    assert set(result.best_params) == set(default_search_space(family, y)) | refit_only.get(
+    assert set(result.best_params) == set(default_search_space(family)) | refit_only.get(
         family, set()
     )
     assert len(result.trials) == 2  # two candidates: one rung

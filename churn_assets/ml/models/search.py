@@ -65,8 +65,8 @@ def train_family(
         X_train: raw feature columns of the training split.
         y_train: the 0/1 (or bool) churn target, aligned with `X_train`.
         budget: search budget; `SearchBudget()` when omitted.
-        search_space: parameter distributions (`model__` keys); `default_search_space(family,
-            y_train)` when omitted.
+        search_space: parameter distributions (`model__` keys); `default_search_space(family)`
+            when omitted.
 
     Returns:
         A `TrainResult`.
@@ -79,7 +79,7 @@ def train_family(
     check_family(family)
     y = check_training_data(X_train, y_train, budget.cv_folds).reset_index(drop=True)
     X = X_train.reset_index(drop=True)
-    space = default_search_space(family, y) if search_space is None else search_space
+    space = default_search_space(family) if search_space is None else search_space
     plan = budget.plan(len(X))
     final = build_pipeline(family, preprocessor, y, budget.random_state)
     fixed = _refit_settings(family, budget, plan.forest_max_samples, space)
