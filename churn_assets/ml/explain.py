@@ -25,12 +25,8 @@ its contribution is exactly 0), and predictions are row-wise, so either gives th
 import numpy as np
 import pandas as pd
 
-from churn_assets.ml.explain_design import (
-    constant_edits,
-    design_of,
-    occluded_proba,
-    with_baseline,
-)
+from churn_assets.ml.explain_design import design_of, occluded_proba
+from churn_assets.ml.explain_edits import constant_edits, with_baseline
 
 # Rows explained per stacked predict; each becomes up to one occluded copy per input column.
 CHUNK_ROWS = 20_000
@@ -141,12 +137,35 @@ def top_reasons(
             break
         text = np.array(
             [
-                f"{name}={cell} ({value:+.3f})"
+                f"{name}={cell} {value}"
                 for name, cell, value in zip(
-                    names[keep, rank], cells[keep, rank], picked[keep, rank].tolist(), strict=True
+                    names[keep, rank],
+                    cells[keep, rank],
+                    effect_text(picked[keep, rank]),
+                    strict=True,
                 )
             ],
             dtype=object,
         )
         reasons[keep] = text if rank == 0 else reasons[keep] + "; " + text
     return pd.Series(reasons, index=X.index, dtype=object)
+
+
+def effect_text(values: np.ndarray) -> np.ndarray:
+    """`f"({value:+.3f})"` of each value, as an object array. Most effects are formatted once
+    per distinct thousandth (formatting every float was a third of the reason text's cost):
+    a value at least 1e-6 thousandths from a rounding tie rounds to the nearest thousandth
+    whatever the float error of `value * 1000`; the rest, and values below 0.0005 or not below
+    1000 (sign and width), are formatted one by one."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values * 1000
+        fast = (values >= 0.0005) & (values < 1000) & (np.abs(scaled % 1 - 0.5) > 1e-6)
+    out = np.empty(len(values), dtype=object)
+    thousandths, where = np.unique(np.rint(scaled[fast]).astype(np.int64), return_inverse=True)
+    out[fast] = np.array([f"({k / 1000:+.3f})" for k in thousandths.tolist()], dtype=object)[
+        where.reshape(-1)
+    ]
+    slow = np.flatnonzero(~fast)
+    out[slow] = [f"({value:+.3f})" for value in values[slow].tolist()]
+    return out

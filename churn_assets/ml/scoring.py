@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churn_assets.ml.explain import top_reasons
-from churn_assets.ml.explain_design import design_of
+from churn_assets.ml.explain_design import design_of, estimator_input
 
 SCORE = "churn_probability"
 PREDICTED = "churn_predicted"
@@ -85,7 +85,7 @@ def score_batch(
     design = design_of(model) if reasons_for != "none" else None
     if design is not None:
         engineered, matrix = design.transform(batch[inputs])
-        proba = design.estimator.predict_proba(matrix)[:, 1]
+        proba = design.estimator.predict_proba(estimator_input(design.estimator, matrix))[:, 1]
     else:
         proba = model.predict_proba(batch[inputs])[:, 1]
     out = pd.DataFrame(

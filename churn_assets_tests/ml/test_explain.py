@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from churn_assets.ml.explain import baseline_values, contributions, top_reasons
+from churn_assets.ml.explain import baseline_values, contributions, effect_text, top_reasons
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,18 @@ def test_a_missing_cell_is_occluded_and_cells_at_baseline_are_not_rescored(proje
     assert effects.loc[rows.index[0], "contract"] != 0.0
     # one predict for the rows, one for the stacked copies; no copy for the gender column
     assert len(calls) == 2 and calls[1] < len(rows) * (len(rows.columns) - 1)
+
+
+def test_effect_text_is_the_f_string_of_every_value():
+    rng = np.random.default_rng(1)
+    ties = (np.arange(2_000) + 0.5) / 1000  # halfway between thousandths, as floats round them
+    values = np.concatenate(
+        [
+            rng.uniform(-1, 2, 20_000),
+            rng.uniform(0, 0.01, 5_000),
+            ties,
+            [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.0004999, 0.0005, 999.9995, 1e6],
+        ]
+    )
+    values = np.concatenate([values, np.nextafter(values, np.inf), np.nextafter(values, -np.inf)])
+    assert effect_text(values).tolist() == [f"({v:+.3f})" for v in values.tolist()]
