@@ -8,8 +8,10 @@ from typing import Any
 DEFAULT_KNOWN_LIMITS = (
     "The holdout comes from the same source and period as the training rows; it does not "
     "measure performance on future customers, so watch the drift report.",
-    "Probabilities come from class-weighted training and may overstate churn risk; use the "
-    "chosen threshold, not 0.5, and recalibrate before reading them as frequencies.",
+    "Unless the MLflow run's parameters show `class_weight` None (XGBoost: "
+    "`scale_pos_weight` 1.0), probabilities come from class-weighted training and overstate "
+    "churn risk; use the chosen threshold, not 0.5, and recalibrate before reading them as "
+    "frequencies.",
     "Permutation importance shows what the model uses, not what causes churn.",
 )
 

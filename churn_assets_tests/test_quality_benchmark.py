@@ -1,0 +1,55 @@
+"""The arithmetic of the quality benchmark's repeated outer cross-validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from benchmarks.quality_cv import corrected_interval, summarise
+
+
+def test_corrected_interval_is_the_nadeau_bengio_one_and_wider_than_plain_t():
+    diffs = np.array([0.010, -0.005, 0.002, 0.000, 0.004])
+    low, high = corrected_interval(diffs, test_share=0.2)
+    # 5 folds: variance factor 1/5 + 0.2/0.8 = 0.45 instead of the plain 1/5.
+    half = stats.t.ppf(0.975, 4) * np.sqrt(0.45 * diffs.var(ddof=1))
+    assert (low, high) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    plain = stats.t.interval(0.95, 4, loc=diffs.mean(), scale=stats.sem(diffs))
+    assert low < plain[0] and high > plain[1]
+
+
+def split(champion: float, baselines: dict[str, float], family: str = "xgboost") -> dict:
+    best = max(baselines, key=baselines.get)
+    return {
+        "champion_test_roc_auc": champion,
+        "champion_family": family,
+        "baselines": baselines,
+        "best_baseline": best,
+    }
+
+
+def test_summary_compares_each_split_with_its_own_best_baseline():
+    splits = [
+        split(0.92, {"rf": 0.93, "hgb": 0.91}),  # -0.01 against rf
+        split(0.94, {"rf": 0.90, "hgb": 0.92}),  # +0.02 against hgb
+        split(0.91, {"rf": 0.91, "hgb": 0.90}, "random_forest"),  # 0.00 against rf
+        {"error": "timed out after 3600s"},
+    ]
+    result = summarise(splits, folds=5)
+    gap = result["champion_minus_best_baseline"]
+    assert gap["per_split"] == pytest.approx([-0.01, 0.02, 0.0])
+    assert gap["mean"] == pytest.approx(0.01 / 3)
+    assert gap["splits_champion_at_least_baseline"] == 2
+    assert result["splits"] == 3 and result["failed"] == 1
+    assert result["best_baseline_mean_roc_auc"] == pytest.approx((0.93 + 0.92 + 0.91) / 3)
+    assert result["baselines_mean_roc_auc"]["rf"] == pytest.approx((0.93 + 0.90 + 0.91) / 3)
+    assert result["champion_families"] == ["xgboost", "xgboost", "random_forest"]
+    # Against one fixed baseline: rf on every split (-0.01, +0.04, 0.00), not the best of three.
+    assert result["champion_minus_each_baseline"]["rf"]["mean"] == pytest.approx(0.01)
+    assert result["champion_minus_each_baseline"]["hgb"]["mean"] == pytest.approx(0.04 / 3)
+
+
+def test_summary_refuses_to_judge_on_fewer_than_two_splits():
+    result = summarise([split(0.9, {"rf": 0.9}), {"error": "boom"}], folds=5)
+    assert result == {"error": "1 of 2 outer splits failed"}
