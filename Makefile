@@ -61,8 +61,11 @@ demo-drift: install
 # well on two cores; --dist loadfile keeps each module's fixtures in one worker.
 TEST_WORKERS ?= 2
 
+# One OpenMP/BLAS thread per test process: two workers on two cores are busy already, and there
+# HistGradientBoosting's and XGBoost's threads spin (a small HGB test file took 178 s, 11 s with one
+# thread). The model server sets its own threads (threadpool_limits), whatever this says.
 test: install-dev
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: install-dev
 	$(BIN)/ruff check .

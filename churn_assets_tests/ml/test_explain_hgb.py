@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from threadpoolctl import threadpool_limits
 
 from churn_assets.ml.explain_design import design_of
 from churn_assets.ml.explain_hgb import binned_trees
@@ -35,6 +36,14 @@ CONFIGS = [
         "model__l2_regularization": 1e-4,
     },
 ]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """HistGradientBoosting's OpenMP threads spin on a busy machine (a 1-second fit took 100 s
+    beside other work); these tests check numbers, not threads."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="module")
