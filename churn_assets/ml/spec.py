@@ -78,6 +78,18 @@ class SourceSpec(_Strict):
             raise ValueError(f"source.kind '{self.kind}' needs source.path")
         if self.kind == "sql" and not (self.sql_url and self.query):
             raise ValueError("source.kind 'sql' needs source.sql_url and source.query")
+        # A field another kind reads would be ignored: the table would silently come from
+        # elsewhere (`source: {path: x.csv}` without a kind used to generate synthetic rows).
+        used = {"synthetic": set(), "file": {"path"}, "url": {"path"}, "sql": {"sql_url", "query"}}
+        ignored = [f for f in ("path", "sql_url", "query") if getattr(self, f) is not None]
+        ignored = [f for f in ignored if f not in used[self.kind]]
+        if ignored:
+            default = "" if "kind" in self.model_fields_set else " (the default: kind is not set)"
+            fix = "kind: sql" if "path" not in ignored else "kind: file (or kind: url for a URL)"
+            raise ValueError(
+                f"source.{ignored[0]} is set but source.kind is '{self.kind}'{default}, which "
+                f"does not read it; set source.{fix}"
+            )
         return self
 
     @model_validator(mode="after")

@@ -66,3 +66,49 @@ def test_column_cannot_be_both_numeric_and_categorical(tmp_path):
     )
     with pytest.raises(SpecError, match="both numeric and categorical"):
         load_spec(str(path))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{path: mine.csv}",
+            "source.path is set but source.kind is 'synthetic' (the default: kind is not set), "
+            "which does not read it; set source.kind: file (or kind: url for a URL)",
+        ),
+        (
+            "{kind: synthetic, path: mine.csv}",
+            "source.path is set but source.kind is 'synthetic', which does not read it; set "
+            "source.kind: file (or kind: url for a URL)",
+        ),
+        (
+            "{kind: file, path: mine.csv, query: customers}",
+            "source.query is set but source.kind is 'file', which does not read it; set "
+            "source.kind: sql",
+        ),
+        (
+            "{kind: sql, sql_url: 'sqlite:///x.db', query: t, path: mine.csv}",
+            "source.path is set but source.kind is 'sql', which does not read it; set "
+            "source.kind: file (or kind: url for a URL)",
+        ),
+    ],
+)
+def test_a_source_field_its_kind_would_ignore_is_an_error(tmp_path, source, message):
+    # `source: {path: mine.csv}` without a kind once generated synthetic rows and succeeded.
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"name: x\ntarget_column: churn\nsource: {source}\n")
+    with pytest.raises(SpecError) as err:
+        load_spec(str(path))
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_each_kind_with_only_its_own_fields_loads(tmp_path):
+    for source in (
+        "{kind: file, path: mine.csv}",
+        "{kind: url, path: 'https://example.com/t.csv'}",
+        "{kind: sql, sql_url: 'sqlite:///x.db', query: t}",
+        "{kind: synthetic, synthetic: {n_rows: 10}}",
+    ):
+        path = tmp_path / "mine.yaml"
+        path.write_text(f"name: x\ntarget_column: churn\nsource: {source}\n")
+        assert load_spec(str(path)).source.kind in source
