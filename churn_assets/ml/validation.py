@@ -42,14 +42,7 @@ from churn_assets.ml.validation_rules import (
     numeric_rules,
     spec_rules,
 )
-from churn_assets.ml.validation_types import (
-    TEXT,
-    infer_types,
-    on_uniques,
-    strip_text,
-    text_as_arrow,
-    text_on_uniques,
-)
+from churn_assets.ml.validation_types import infer_types, on_uniques, strip_text, text_as_arrow
 
 __all__ = [
     "REASONS_COLUMN",
@@ -65,9 +58,7 @@ __all__ = [
 ]
 
 
-def validate(
-    raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True, arrow_text: bool = False
-) -> ValidationResult:
+def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) -> ValidationResult:
     """Apply the row-level rules of the module docstring.
 
     Returns the validated rows (numeric columns as float, categorical as text, target as 0/1 in
@@ -76,11 +67,6 @@ def validate(
 
     With `require_target=False` (incoming batches scored before their labels arrive) the target
     may be absent or missing; labels that are present are still checked and mapped.
-
-    `arrow_text=True` gives the categorical and id columns as Arrow-backed text (`TEXT`, missing
-    as NaN) instead of objects (str/None): for a caller that only stores the table (Parquet
-    encodes it without visiting a Python object per cell, and reads it back as str/None).
-    Models must get the object columns (scikit-learn's imputer tells None from NaN).
     """
     _require_columns(raw, spec, require_target)
     check_names(raw, spec)
@@ -93,7 +79,7 @@ def validate(
         )
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     ids, problems, duplicates = id_rules(raw, spec)
-    out[spec.id_name] = ids.astype(TEXT) if arrow_text and ids.dtype == object else ids
+    out[spec.id_name] = ids
     problems += nul_rules(raw)
     if spec.target_column in raw.columns:
         out[TARGET], target_problems = target_rules(raw, spec, training=require_target)
@@ -103,8 +89,7 @@ def validate(
         out[col], numeric_problems, invalid_values[col] = numeric_rules(raw, col, spec)
         problems += numeric_problems
     for col in types.categorical:
-        spread = text_on_uniques if arrow_text else on_uniques
-        out[col] = spread(raw[col].reset_index(drop=True), strip_text)
+        out[col] = on_uniques(raw[col].reset_index(drop=True), strip_text)
     problems += spec_rules(out, spec, types)
     if spec.date_column:
         out[spec.date_column], date_problem = date_rule(raw, spec.date_column)
