@@ -12,16 +12,27 @@ WORKERS ?= 2
 
 .PHONY: install install-dev run check launch dev serve mlflow-ui demo-drift test lint format bench clean
 
+# Packages are installed with uv (bootstrapped into the venv by pip): the same versions pip
+# resolves, in about 25 s instead of about 3 min on a machine with no cache. uv reads no pip.conf;
+# where only a pip-configured index is reachable, `make install INSTALL_WITH=pip`.
+INSTALL_WITH ?= uv
+UV_VERSION := 0.13.9
+ifeq ($(INSTALL_WITH),pip)
+INSTALL_PACKAGES = $(BIN)/pip install -q
+else
+INSTALL_PACKAGES = $(BIN)/uv pip install --python $(BIN)/python -q
+endif
+
 # `make run` needs only the runtime packages; the dev extra (tests, lint, benchmarks) comes with
 # `make test` and friends, so a first result does not wait for it.
 $(BIN)/dagster: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(if $(filter uv,$(INSTALL_WITH)),$(BIN)/pip install -q uv==$(UV_VERSION),$(BIN)/pip install -q --upgrade pip)
+	$(INSTALL_PACKAGES) -e .
 	touch $@
 
 $(BIN)/pytest: $(BIN)/dagster
-	$(BIN)/pip install -q -e '.[dev]'
+	$(INSTALL_PACKAGES) -e '.[dev]'
 	touch $@
 
 install: $(BIN)/dagster

@@ -1,7 +1,8 @@
 """First result: `make run` on a fresh clone, the install and the pipeline timed apart.
 
-Full: `git clone` of this checkout's HEAD into a temp dir, `make install` (a new venv, `pip install
--e '.[dev]'`: network and pip cache as the machine has them), then `make run` (the install is up to
+Full: `git clone` of this checkout's HEAD into a temp dir, `make install` (a new venv, uv
+bootstrapped by pip, `uv pip install -e .`; the network as the machine has it, with empty pip and uv
+caches, as on a fresh machine), then `make run` (the install is up to
 date, so this is `churn-assets run --job training_job` on the embedded default: 20,000 synthetic
 rows). Quick (`--quick`): no install; the clone runs the pipeline with this interpreter.
 Records wall and CPU seconds, peak RSS, the venv's size (and its NVIDIA share), the champion's
@@ -152,7 +153,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             env["PYTHONPATH"] = str(clone)
             cmd = [str(Path(sys.executable).parent / "churn-assets"), "run"]
         else:
-            install = timed(["make", "install"], clone, env, timeout=3600)
+            cold = {"UV_CACHE_DIR": str(Path(tmp) / "uv-cache"), "PIP_NO_CACHE_DIR": "1"}
+            install = timed(["make", "install"], clone, {**env, **cold}, timeout=3600)
             install["venv_mb"] = dir_mb(clone / ".venv")
             nvidia = list((clone / ".venv").glob("lib/python*/site-packages/nvidia"))
             install["nvidia_mb"] = dir_mb(nvidia[0]) if nvidia else 0.0

@@ -69,22 +69,46 @@ def run(job_name: str, spec: str | None, verbose: bool = False) -> int:
     if problem is not None:
         print(f"{job_name}: not started\n  {problem}")
         return 2
-    run_config = {"resources": {"dataset": {"config": {"spec": spec}}}} if spec else None
+    run_config = {"resources": {"dataset": {"config": {"spec": spec}}}} if spec else {}
     log_path = local_data_dir() / "logs" / f"{job_name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with DagsterInstance.get() as instance:
         with open(log_path, "w") as log, _quiet(log, verbose):
-            result = job.execute_in_process(
-                instance=instance, run_config=run_config, raise_on_error=False
-            )
-    print(f"\n{job_name}: {'SUCCESS' if result.success else 'FAILURE'} (run {result.run_id})")
-    print("\n".join(_summary(result)))
-    print(f"  Dagster home: {home}  (`make dev` shows this run in the UI)")
-    if not verbose:
-        print(f"  Dagster event log: {log_path}  (-v prints it here)")
-    if not result.success:
-        print("\n".join(failure_lines(result)))
-    return 0 if result.success else 1
+            with _execute_in_this_process(job, run_config, instance) as result:
+                lines = [
+                    f"\n{job_name}: {'SUCCESS' if result.success else 'FAILURE'} "
+                    f"(run {result.run_id})",
+                    *_summary(result),
+                    f"  Dagster home: {home}  (`make dev` shows this run in the UI)",
+                ]
+                if not verbose:
+                    lines.append(f"  Dagster event log: {log_path}  (-v prints it here)")
+                lines += failure_lines(result)
+                success = result.success
+    print("\n".join(lines))
+    return 0 if success else 1
+
+
+def job_named(name: str):
+    """The job `name` of the code location (the reconstructor of `_execute_in_this_process`)."""
+    from churn_assets.definitions import defs
+
+    return defs.resolve_job_def(name)
+
+
+def _execute_in_this_process(job, run_config: dict, instance):
+    """Run `job` here, step after step, as `dagster job execute` does (`execute_job` with the
+    in-process executor). Not `job.execute_in_process`: that keeps every step's output in memory
+    until the run ends (for `output_for_node`), so a 1M-row run held the raw, validated and
+    feature tables and every trained model at once. Here outputs live only in the IO manager."""
+    from dagster import build_reconstructable_job, execute_job
+
+    if job.executor_def.name == "multi_or_in_process_executor":
+        run_config = {**run_config, "execution": {"config": {"in_process": {}}}}
+    recon = build_reconstructable_job(
+        "churn_assets.cli", "job_named", reconstructable_args=(job.name,)
+    )
+    return execute_job(recon, instance, run_config=run_config, raise_on_error=False)
 
 
 @contextlib.contextmanager

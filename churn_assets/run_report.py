@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 
 STALE_STATUSES = ("STARTED", "STARTING", "QUEUED", "NOT_STARTED")
+INTERRUPTED = (
+    "the run was stopped while this step ran (Ctrl-C, SIGTERM or a terminate from the UI); "
+    "the steps after it did not run, run the job again to finish"
+)
 
 
 def root_error(error) -> tuple[str, str]:
@@ -43,6 +47,8 @@ def failure_lines(result) -> list[str]:
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             name, message = root_error(event.event_specific_data.error)
+            if name == "DagsterExecutionInterruptedError":  # its message is its class name
+                message = INTERRUPTED
             if name != "DagsterAssetCheckFailedError":  # the check lines below say which
                 message = " ".join(message.split("\n"))
                 lines.append(f"  step '{event.step_key}' failed: {name}: {message}")

@@ -266,3 +266,36 @@ def test_arrow_text_input_loads_text_as_arrow_and_plain_inputs_as_str_or_none(io
     assert arrow["tenure"].dtype == plain["tenure"].dtype == FRAME["tenure"].dtype
     for col in FRAME.columns:
         assert [None if pd.isna(v) else v for v in arrow[col]] == plain[col].tolist()
+
+
+def test_stored_tables_keep_statistics_for_numbers_only_and_read_back_unchanged():
+    """Text columns are written without min/max statistics (their cost, unused); number,
+    boolean and time columns keep theirs; the file reads back to the same frame either way."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from churn_assets.ml.validation_types import text_as_arrow
+    from churn_assets.resources import parquet_io
+
+    frame = FRAME.assign(
+        plan=["a", None, "b"],
+        score=[0.5, None, 1.0],
+        active=[True, False, True],
+        since=pd.to_datetime(["2024-01-01", "2024-02-01", None]),
+        tier=pd.Categorical(["x", "y", "x"]),
+    )
+    readers = (
+        (frame, lambda payload: pd.read_parquet(io.BytesIO(payload))),
+        (text_as_arrow(frame), parquet_io._arrow_text_frame),  # an ARROW_TEXT input's loader
+    )
+    for stored, read in readers:
+        payload = parquet_io.parquet_bytes(stored)
+        chunks = pq.ParquetFile(io.BytesIO(payload)).metadata.row_group(0)
+        with_stats = {
+            chunks.column(i).path_in_schema
+            for i in range(chunks.num_columns)
+            if chunks.column(i).is_stats_set
+        }
+        assert with_stats == {"tenure", "churned", "score", "active", "since"}
+        pd.testing.assert_frame_equal(read(payload), stored)

@@ -135,3 +135,27 @@ def test_run_killed_with_sigkill_is_marked_failed_by_the_next_run(home, tmp_path
     assert f"  marked stale run {run_id} as failed (its process is gone)" in lines
     with DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE
+
+
+def test_a_stopped_run_says_it_was_stopped_not_the_error_class():
+    """Ctrl-C or SIGTERM during a step: Dagster's error has only its class name as message."""
+    from dagster import job, op
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    from churn_assets.run_report import failure_lines
+
+    @op
+    def wait():
+        raise DagsterExecutionInterruptedError()  # what Dagster raises in a step on a signal
+
+    @job
+    def sleeper():
+        wait()
+
+    result = sleeper.execute_in_process(raise_on_error=False)
+    assert failure_lines(result) == [
+        "Why the run failed (sleeper):",
+        "  step 'wait' failed: DagsterExecutionInterruptedError: the run was stopped while this "
+        "step ran (Ctrl-C, SIGTERM or a terminate from the UI); the steps after it did not run, "
+        "run the job again to finish",
+    ]
