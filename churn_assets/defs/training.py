@@ -45,7 +45,12 @@ class TrainingConfig(Config):
         "refitted on all rows (the forest's trees each draw this many rows).",
     )
     search_trees: int = Field(30, ge=1, description="Random-forest trees while searching.")
-    refit_trees: int = Field(100, ge=1, description="Random-forest trees out of fold and refit.")
+    refit_trees: int = Field(
+        500,
+        ge=1,
+        description="Random-forest trees out of fold and in the refit, at most; fewer on larger "
+        "tables (100 from 16k training rows on, see `SearchBudget`).",
+    )
     n_jobs: int = Field(
         0, ge=0, description="Parallel fits; 0 = every CPU this process may use (cgroup-aware)."
     )

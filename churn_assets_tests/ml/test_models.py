@@ -242,3 +242,7 @@ def test_search_budget_is_validated():
         SearchBudget(n_iter=0)
     with pytest.raises(ValueError, match="threads must be >= 1 or None"):
         SearchBudget(threads=0)
+    with pytest.raises(ValueError, match="min_refit_trees must be >= 1"):
+        SearchBudget(min_refit_trees=0)
+    with pytest.raises(ValueError, match="forest_tree_rows must be >= 1"):
+        SearchBudget(forest_tree_rows=0)

@@ -112,6 +112,29 @@ def test_forest_searches_with_fewer_trees_than_it_keeps(data):
     assert len(result.pipeline.named_steps["model"].estimators_) == 23
 
 
+def test_forest_trees_shrink_as_the_rows_each_tree_draws_grow(data):
+    # Defaults: 500 trees on the BigML 80% file's 2,132 training rows (a small table, where the
+    # forest's seed moves its test AUC most), 100 from 16,000 rows on (`make run`), and 100 at
+    # 1M rows, where each tree draws the 50,000 rows of `max_search_rows`.
+    budget = SearchBudget()
+    assert budget.plan(2_132).forest_trees == 500
+    assert budget.plan(3_200).forest_trees == 500
+    assert budget.plan(8_000).forest_trees == 200
+    assert budget.plan(16_000).forest_trees == 100
+    assert budget.plan(1_000_000).forest_trees == 100
+    # `refit_trees` is a cap: a budget asking for fewer trees gets them on every table.
+    assert SearchBudget(refit_trees=23).plan(100).forest_trees == 23
+    assert SearchBudget(refit_trees=23).plan(1_000_000).forest_trees == 23
+    X, y = data
+    # 1,500 rows: 30,000 tree-rows pay for 20 trees, between the floor 10 and the cap 40.
+    scaled = SearchBudget(
+        n_iter=2, cv_folds=3, refit_trees=40, min_refit_trees=10, forest_tree_rows=30_000
+    )
+    result = train_family("random_forest", make_preprocessor(), X, y, scaled)
+    assert result.trees == 20 and result.oof_trees == [20, 20, 20]
+    assert result.best_params["model__n_estimators"] == 20
+
+
 def test_budget_scales_with_rows(data):
     small = SearchBudget(max_search_rows=10_000).plan(4_000)
     assert (small.search_rows, small.forest_max_samples) == (4_000, None)

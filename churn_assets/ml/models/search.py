@@ -21,6 +21,7 @@ from churn_assets.ml.models.budget import (
     FOLD_METRICS,
     REFIT_METRIC,
     SearchBudget,
+    SearchPlan,
     TrainResult,
 )
 from churn_assets.ml.models.fit_checks import (
@@ -82,7 +83,7 @@ def train_family(
     space = default_search_space(family) if search_space is None else search_space
     plan = budget.plan(len(X))
     final = build_pipeline(family, preprocessor, y, budget.random_state)
-    fixed = _refit_settings(family, budget, plan.forest_max_samples, space)
+    fixed = _refit_settings(family, plan, space)
     searching = search_estimator(family, final, budget.search_trees)
     folds = StratifiedKFold(
         n_splits=budget.cv_folds, shuffle=True, random_state=budget.random_state
@@ -178,13 +179,14 @@ def _sample(X: pd.DataFrame, y: pd.Series, rows: int, seed: int):
     return X_s.reset_index(drop=True), y_s.reset_index(drop=True)
 
 
-def _refit_settings(
-    family: str, budget: SearchBudget, max_samples: float | None, space: dict[str, Any]
-) -> dict[str, Any]:
-    """The forest's refit size (unless the search space tunes it)."""
+def _refit_settings(family: str, plan: SearchPlan, space: dict[str, Any]) -> dict[str, Any]:
+    """The forest's size out of fold and in the refit (unless the search space tunes it)."""
     if family != "random_forest":
         return {}
-    fixed = {"model__n_estimators": budget.refit_trees, "model__max_samples": max_samples}
+    fixed = {
+        "model__n_estimators": plan.forest_trees,
+        "model__max_samples": plan.forest_max_samples,
+    }
     return {k: v for k, v in fixed.items() if k not in space}
 
 
