@@ -50,7 +50,7 @@ ASSETS = load_assets_from_modules(
 )
 FAST = {
     "ops": {
-        f"trained_models__{f}": {"config": {"n_iter": 1, "cv_folds": 3}}
+        f"trained_models__{f}": {"config": {"n_iter": 1, "cv_folds": 3, "refit_trees": 100}}
         for f in ("logistic_regression", "random_forest", "gradient_boosting", "xgboost")
     }
 }

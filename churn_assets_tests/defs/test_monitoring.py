@@ -55,7 +55,10 @@ ASSETS = load_assets_from_modules(
 TRAIN_ROWS = 3_000
 BATCH_ROWS = 1_500
 TRAINING_CONFIG = {
-    "ops": {f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3}} for f in FAMILIES}
+    "ops": {
+        f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3, "refit_trees": 100}}
+        for f in FAMILIES
+    }
 }
 
 

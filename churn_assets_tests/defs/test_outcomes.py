@@ -51,7 +51,10 @@ ASSETS = load_assets_from_modules(
 )
 JOBS = [training_job, monitoring_job, outcome_sensors.outcomes_job, outcome_sensors.realized_job]
 TRAINING = {
-    "ops": {f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3}} for f in FAMILIES}
+    "ops": {
+        f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3, "refit_trees": 100}}
+        for f in FAMILIES
+    }
 }
 BATCH = "crypto_0201.csv"
 # Outcomes are observed after the batch is scored (which happens now, in the test): four and

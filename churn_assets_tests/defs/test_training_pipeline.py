@@ -39,7 +39,7 @@ from churn_assets.resources.parquet_io import LocalParquetIOManager
 ASSETS = load_assets_from_modules([ingestion, validation, features, training, evaluation, registry])
 CHECKS = [registry.champion_loads_and_scores, registry.champion_meets_thresholds]
 DATA_ASSETS = load_assets_from_modules([ingestion, validation, features])
-SMALL_SEARCH = {"config": {"n_iter": 2, "cv_folds": 3}}
+SMALL_SEARCH = {"config": {"n_iter": 2, "cv_folds": 3, "refit_trees": 100}}
 FAST = {"ops": {f"trained_models__{family}": SMALL_SEARCH for family in FAMILIES}}
 N_ROWS = 2_000
 MODEL_NAME = "churn-classifier"

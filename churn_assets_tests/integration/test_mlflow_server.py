@@ -45,7 +45,10 @@ CHECKS = [registry.champion_loads_and_scores, registry.champion_meets_thresholds
 MODEL_NAME = "churn-classifier"
 RUN_CONFIG = {
     "ops": {
-        **{f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3}} for f in FAMILIES},
+        **{
+            f"trained_models__{f}": {"config": {"n_iter": 2, "cv_folds": 3, "refit_trees": 100}}
+            for f in FAMILIES
+        },
         # 3000 synthetic rows: a gate low enough that the first version surely becomes champion.
         "promoted_model": {"config": {"min_metrics": {"roc_auc": 0.55}, "n_resamples": 1000}},
     }
