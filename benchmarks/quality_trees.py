@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from benchmarks.quality import BIGML
+from benchmarks.quality import BIGML_TABLE
 
 CONFIGS = {
     "chosen (leaves 4, 80% features)": {
@@ -41,10 +41,7 @@ def _data(workdir: str):
     valid, fspec, spec, test = _tables(
         {
             "name": "bigml",
-            "train_csv": str(BIGML / "churn-bigml-80.csv"),
-            "test_csv": str(BIGML / "churn-bigml-20.csv"),
-            "target": "Churn",
-            "positive": "True",
+            **BIGML_TABLE,
             "workdir": workdir,
         }
     )
