@@ -71,8 +71,11 @@ def _summary(name: str, r: dict[str, Any]) -> list[dict[str, str]]:
             f"[{gap['ci95'][0]:+.4f}, {gap['ci95'][1]:+.4f}]; "
             f"before refit {r['champion_before_refit_test_roc_auc']:.4f}; "
             f"old rule (holdout pick, {r['old_rule_family']}) {r['old_rule_test_roc_auc']:.4f}; "
-            f"soft vote {r['soft_vote_test_roc_auc']:.4f}; Brier {r['champion_brier']:.4f} -> "
-            f"{r['champion_isotonic_brier']:.4f} isotonic",
+            f"soft vote {r['soft_vote_test_roc_auc']:.4f}; calibration "
+            f"{r['champion_calibration']['method']}: Brier {r['champion_brier_raw']:.4f} -> "
+            f"{r['champion_brier']:.4f}, log loss {r['champion_log_loss_raw']:.4f} -> "
+            f"{r['champion_log_loss']:.4f}, ROC AUC {r['champion_raw_test_roc_auc']:.4f} -> "
+            f"{champion:.4f}",
         )
     ]
 

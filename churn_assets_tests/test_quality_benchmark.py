@@ -53,3 +53,23 @@ def test_summary_compares_each_split_with_its_own_best_baseline():
 def test_summary_refuses_to_judge_on_fewer_than_two_splits():
     result = summarise([split(0.9, {"rf": 0.9}), {"error": "boom"}], folds=5)
     assert result == {"error": "1 of 2 outer splits failed"}
+
+
+def test_summary_gives_the_champions_brier_before_and_after_calibration():
+    calibrated = [
+        {
+            **split(0.92, {"rf": 0.93}),
+            "champion_raw_test_roc_auc": auc,
+            "champion_brier_raw": raw,
+            "champion_brier": after,
+            "champion_calibration": {"method": method},
+        }
+        for auc, raw, after, method in ((0.91, 0.05, 0.04, "isotonic"), (0.93, 0.07, 0.05, "none"))
+    ]
+    result = summarise(calibrated, folds=5)
+    assert result["champion_brier_raw_mean"] == pytest.approx(0.06)
+    assert result["champion_brier_mean"] == pytest.approx(0.045)
+    assert result["champion_raw_test_roc_auc_mean"] == pytest.approx(0.92)
+    assert result["champion_calibration"] == ["isotonic", "none"]
+    # Split records without the figures (before calibration existed): nothing made up.
+    assert "champion_brier_mean" not in summarise([split(0.9, {"rf": 0.9})] * 2, folds=5)
