@@ -3,13 +3,19 @@
 (a) `dagster.materialize` of raw_dataset -> validate_dataset -> features on an ephemeral instance
 with the local Parquet IO manager in a temp dir; (b) load_table -> validate -> build_features in
 one process with no IO. Both at each row count, each run in a fresh process (see data_workers.py).
+
+`python -m benchmarks.data_assets [--quick] [--rows=5000000]` merges each size into
+`results/data_assets.json`; `--rejudge` rebuilds its summary from the stored measurements.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import datetime, timezone
 from typing import Any
 
-from benchmarks.common import load_average, measure, row, write_result
+from benchmarks.common import RESULTS_DIR, git_sha, load_average, measure, row, write_result
 
 NAME = "data_assets"
 WORKER = "benchmarks.data_workers"
@@ -57,69 +63,121 @@ def _where_cpu_goes(dag: dict[str, Any], direct: dict[str, Any]) -> dict[str, fl
     return {k: round(v, 3) for k, v in sorted(extra.items(), key=lambda kv: -kv[1])}
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """Run the benchmark, write results/data_assets.json, return the document's parts."""
+def size_rows(rows: int, entry: dict[str, Any]) -> list[dict[str, str]]:
+    """Summary rows of one size. From 1M rows on the ratio is judged against `TARGET_RATIO` on
+    CPU time, as benchmarks/README.md documents (wall times stretch with the machine's load);
+    the wall ratio is in the note."""
+    direct, dag = entry["direct"], entry["dagster"]
+    label = f"{rows:,} rows"
+    if "error" in direct or "error" in dag:
+        return [row(NAME, label, "error", direct.get("error") or dag.get("error"))]
+    cpu_ratio = entry["ratio_cpu_dagster_over_direct"]
+    verdict = ""
+    if rows >= 1_000_000:
+        verdict = f"; target <= {TARGET_RATIO} CPU: " + (
+            "met" if cpu_ratio <= TARGET_RATIO else "MISSED"
+        )
+    out = [
+        row(
+            NAME,
+            f"{label}: direct (b)",
+            f"{direct['cpu_seconds']['total']:.2f} s CPU",
+            f"wall {direct['seconds']['total']:.2f} s; peak RSS {direct['peak_rss_mb']:.0f} MiB, "
+            f"n={direct['repeats']}",
+        ),
+        row(
+            NAME,
+            f"{label}: Dagster (a)",
+            f"{dag['cpu_seconds']['total']:.2f} s CPU",
+            f"wall {dag['seconds']['total']:.2f} s; peak RSS {dag['peak_rss_mb']:.0f} MiB, "
+            f"n={dag['repeats']}",
+        ),
+        row(
+            NAME,
+            f"{label}: ratio (a)/(b), CPU time",
+            f"{cpu_ratio:.2f}",
+            f"wall-time ratio {entry['ratio_dagster_over_direct']:.2f}{verdict}",
+        ),
+        row(
+            NAME,
+            f"{label}: validate() throughput",
+            f"{direct['validate_rows_per_second']:,.0f} rows/s",
+            f"{direct['seconds']['validate']:.2f} s",
+        ),
+    ]
+    if cpu_ratio > TARGET_RATIO:
+        top = list(entry.get("dagster_extra_cpu_seconds_by_piece", {}).items())[:4]
+        out.append(
+            row(NAME, f"{label}: largest extra CPU", "; ".join(f"{k} {v:.2f} s" for k, v in top))
+        )
+    return out
+
+
+def measure_size(rows: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Direct and Dagster workers at `rows` rows, each in a fresh process; their ratios."""
+    repeat = params["repeat_under_seconds"]
+    timeout = params["timeout_seconds"]
+    load_before = load_average()
+    direct = measure(WORKER, "direct", {"rows": rows}, timeout, repeat_under=repeat)
+    dag = measure(WORKER, "dagster", {"rows": rows}, timeout, repeat_under=repeat)
+    entry: dict[str, Any] = {"direct": direct, "dagster": dag, "git_sha": git_sha()}
+    entry["load_1min_before_after"] = [load_before[0], load_average()[0]]
+    if "error" in direct or "error" in dag:
+        return entry
+    entry["ratio_dagster_over_direct"] = round(
+        dag["seconds"]["total"] / direct["seconds"]["total"], 3
+    )
+    cpu = dag["cpu_seconds"]["total"] / direct["cpu_seconds"]["total"]
+    entry["ratio_cpu_dagster_over_direct"] = round(cpu, 3)
+    entry["validate_rows_per_second"] = round(direct["validate_rows_per_second"])
+    entry["dagster_extra_seconds_by_piece"] = _where_time_goes(dag, direct)
+    entry["dagster_extra_cpu_seconds_by_piece"] = _where_cpu_goes(dag, direct)
+    return entry
+
+
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Measure each size (default 100k and 1M) and merge it by size into
+    results/data_assets.json, so sizes measured in separate runs (5M apart) stand side by side;
+    write the file, return the document's parts."""
     load_at_start = load_average()
     params = _params(quick)
-    results: dict[str, Any] = {}
-    summary: list[dict[str, str]] = []
-    for rows in params["rows"]:
-        repeat = params["repeat_under_seconds"]
-        timeout = params["timeout_seconds"]
-        direct = measure(WORKER, "direct", {"rows": rows}, timeout, repeat_under=repeat)
-        dag = measure(WORKER, "dagster", {"rows": rows}, timeout, repeat_under=repeat)
-        entry: dict[str, Any] = {"direct": direct, "dagster": dag}
-        label = f"{rows:,} rows"
-        if "error" in direct or "error" in dag:
-            summary.append(row(NAME, label, "error", direct.get("error") or dag.get("error")))
-            results[str(rows)] = entry
-            continue
-        ratio = dag["seconds"]["total"] / direct["seconds"]["total"]
-        entry["ratio_dagster_over_direct"] = round(ratio, 3)
-        if "cpu_seconds" in dag and "cpu_seconds" in direct:  # robust to a busy machine
-            cpu_ratio = dag["cpu_seconds"]["total"] / direct["cpu_seconds"]["total"]
-            entry["ratio_cpu_dagster_over_direct"] = round(cpu_ratio, 3)
-        entry["validate_rows_per_second"] = round(direct["validate_rows_per_second"])
-        entry["dagster_extra_seconds_by_piece"] = _where_time_goes(dag, direct)
-        entry["dagster_extra_cpu_seconds_by_piece"] = _where_cpu_goes(dag, direct)
-        results[str(rows)] = entry
-        verdict = "" if rows < 1_000_000 else (" (meets" if ratio <= TARGET_RATIO else " (misses")
-        verdict += f" target <= {TARGET_RATIO})" if verdict else ""
-        summary += [
-            row(
-                NAME,
-                f"{label}: direct (b) wall",
-                f"{direct['seconds']['total']:.2f} s",
-                f"peak RSS {direct['peak_rss_mb']:.0f} MiB, n={direct['repeats']}",
-            ),
-            row(
-                NAME,
-                f"{label}: Dagster (a) wall",
-                f"{dag['seconds']['total']:.2f} s",
-                f"peak RSS {dag['peak_rss_mb']:.0f} MiB, n={dag['repeats']}",
-            ),
-            row(
-                NAME,
-                f"{label}: ratio (a)/(b)",
-                f"{ratio:.2f}",
-                f"CPU-time ratio {entry.get('ratio_cpu_dagster_over_direct', float('nan')):.2f}"
-                + (f"; {verdict.strip()}" if verdict else ""),
-            ),
-            row(
-                NAME,
-                f"{label}: validate() throughput",
-                f"{direct['validate_rows_per_second']:,.0f} rows/s",
-                f"{direct['seconds']['validate']:.2f} s",
-            ),
-        ]
-        if ratio > TARGET_RATIO:
-            top = list(entry["dagster_extra_seconds_by_piece"].items())[:4]
-            summary.append(
-                row(
-                    NAME,
-                    f"{label}: largest extra pieces",
-                    "; ".join(f"{k} {v:.2f} s" for k, v in top),
-                )
-            )
+    results = _previous_results()
+    for rows in sizes or params["rows"]:
+        results[str(rows)] = measure_size(rows, params)
+    params["rows"] = sorted(int(k) for k in results)
+    params["last_run_sizes"] = list(sizes or _params(quick)["rows"])
+    summary = [r for k in params["rows"] for r in size_rows(k, results[str(k)])]
     write_result(NAME, params, results, summary, load_at_start)
     return {"params": params, "results": results, "summary": summary}
+
+
+def rejudge() -> list[dict[str, str]]:
+    """Rebuild the summary of results/data_assets.json from its stored measurements with the
+    documented rule (CPU time); measurements and machine facts stay. Returns the summary."""
+    path = RESULTS_DIR / f"{NAME}.json"
+    doc = json.loads(path.read_text())
+    sizes = sorted(int(k) for k in doc["results"])
+    doc["summary"] = [r for k in sizes for r in size_rows(k, doc["results"][str(k)])]
+    doc["rejudged"] = {
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "why": "Dagster / direct judged on CPU time as benchmarks/README.md documents (the code "
+        "had judged it on wall time); the same measurements",
+    }
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return doc["summary"]
+
+
+def _previous_results() -> dict[str, Any]:
+    path = RESULTS_DIR / f"{NAME}.json"
+    return json.loads(path.read_text()).get("results", {}) if path.exists() else {}
+
+
+if __name__ == "__main__":
+    if "--rejudge" in sys.argv:
+        lines = rejudge()
+    else:
+        arg = next((a for a in sys.argv if a.startswith("--rows=")), None)
+        chosen = tuple(int(x) for x in arg.split("=", 1)[1].split(",")) if arg else None
+        lines = run(quick="--quick" in sys.argv, sizes=chosen)["summary"]
+    for line in lines:
+        print(line)
