@@ -153,6 +153,8 @@ def _merged(params, measured: dict[str, Any], load_at_start, names: list[str]):
     document = json.loads((RESULTS_DIR / f"{NAME}.json").read_text())
     stamp = machine_info(load_at_start)
     results = document["results"]
+    for name in set(results) - set(measured):  # the earlier run's stamp, before it is replaced
+        results[name].setdefault("measured", document["machine"])
     for name, result in measured.items():
         results[name] = {**result, "measured": stamp}
     summary = []

@@ -97,7 +97,8 @@ def test_a_merged_run_replaces_only_its_tables_and_stamps_them(tmp_path, monkeyp
     params, results, summary = quality._merged({}, {"bigml_telecom": new}, [1.0], names)
     assert results["bigml_telecom"]["champion_test_roc_auc"] == 0.9999
     assert "git_sha" in results["bigml_telecom"]["measured"]
-    assert results["synthetic_logistic"] == stored["results"]["synthetic_logistic"]
+    earlier = stored["results"]["synthetic_logistic"]
+    assert results["synthetic_logistic"] == {"measured": stored["machine"], **earlier}
     assert list(params["merged"]) == ["bigml_telecom"]
     assert "calibration isotonic: Brier 0.0415 -> 0.0334" in summary[0]["note"]
     # The earlier table keeps its own (pre-calibration) note, and the outer CV its row.
