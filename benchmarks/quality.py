@@ -10,17 +10,27 @@ same test rows (how much of a gap the test file's size can tell apart from noise
 is not "by configuration alone": the BigML files with the shipped spec's `sum_features` entry.
 A fifth table, `bigml_telecom_cv` (`benchmarks/quality_cv.py`), pools both BigML files and
 judges the same comparison by repeated outer cross-validation instead of one 667-row file.
-`python -m benchmarks.quality bigml_telecom` runs one table and only prints it.
+`python -m benchmarks.quality bigml_telecom` runs one table and only prints it;
+`python -m benchmarks.quality --merge bigml_telecom` also merges it into results/quality.json.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from benchmarks import quality_cv
-from benchmarks.common import ROOT, load_average, row, run_worker, write_result
+from benchmarks.common import (
+    RESULTS_DIR,
+    ROOT,
+    load_average,
+    machine_info,
+    row,
+    run_worker,
+    write_result,
+)
 
 NAME = "quality"
 BIGML = ROOT / "churn_assets_tests" / "data" / "bigml"
@@ -71,15 +81,30 @@ def _summary(name: str, r: dict[str, Any]) -> list[dict[str, str]]:
             f"[{gap['ci95'][0]:+.4f}, {gap['ci95'][1]:+.4f}]; "
             f"before refit {r['champion_before_refit_test_roc_auc']:.4f}; "
             f"old rule (holdout pick, {r['old_rule_family']}) {r['old_rule_test_roc_auc']:.4f}; "
-            f"soft vote {r['soft_vote_test_roc_auc']:.4f}; Brier {r['champion_brier']:.4f} -> "
-            f"{r['champion_isotonic_brier']:.4f} isotonic",
+            f"soft vote {r['soft_vote_test_roc_auc']:.4f}; {_calibration_note(r, champion)}",
         )
     ]
 
 
-def main(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
+def _calibration_note(r: dict[str, Any], champion: float) -> str:
+    if "champion_calibration" not in r:  # a result measured before calibration was built
+        return (
+            f"Brier {r['champion_brier']:.4f} -> {r['champion_isotonic_brier']:.4f} isotonic "
+            "(not in the platform then)"
+        )
+    return (
+        f"calibration {r['champion_calibration']['method']}: Brier "
+        f"{r['champion_brier_raw']:.4f} -> {r['champion_brier']:.4f}, log loss "
+        f"{r['champion_log_loss_raw']:.4f} -> {r['champion_log_loss']:.4f}, ROC AUC "
+        f"{r['champion_raw_test_roc_auc']:.4f} -> {champion:.4f}"
+    )
+
+
+def main(quick: bool = False, only: list[str] | None = None, merge: bool = False) -> dict[str, Any]:
     """Run the tables (those named in `only`, else all). A full run writes results/quality.json;
-    a run of some tables only prints their rows (one table's figures never stand for all)."""
+    a run of some tables only prints their rows (one table's figures never stand for all),
+    unless `merge`: then each table measured replaces its entry in results/quality.json,
+    stamped with its own commit and time (`measured`), beside the others' earlier results."""
     load_at_start = load_average()
     rows = 2_000 if quick else 4_000
     params = {
@@ -116,16 +141,38 @@ def main(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
             summary.append(quality_cv.summary_row(results["bigml_telecom_cv"]))
     if not only:
         write_result(NAME, params, results, summary, load_at_start)
+    elif merge:
+        params, results, summary = _merged(params, results, load_at_start, names)
+        write_result(NAME, params, results, summary, load_at_start)
     return {"params": params, "results": results, "summary": summary}
 
 
+def _merged(params, measured: dict[str, Any], load_at_start, names: list[str]):
+    """The stored results with `measured` tables replaced (each stamped), and the summary of
+    them all, in the benchmark's order."""
+    document = json.loads((RESULTS_DIR / f"{NAME}.json").read_text())
+    stamp = machine_info(load_at_start)
+    results = document["results"]
+    for name, result in measured.items():
+        results[name] = {**result, "measured": stamp}
+    summary = []
+    for name in [n for n in names if n in results]:
+        if name == "bigml_telecom_cv":
+            summary.append(quality_cv.summary_row(results[name]))
+        else:
+            summary += _summary(name, results[name])
+    merged = {**document["params"], "merged": {**document["params"].get("merged", {})}}
+    merged["merged"].update({n: f"{stamp['git_sha']} {stamp['timestamp']}" for n in measured})
+    return {**params, **merged}, results, summary
+
+
 if __name__ == "__main__":
-    import json
     import sys
 
     # `python -m benchmarks.quality bigml_telecom`: one table, printed, no result file written
-    # (its full result is the last line, as JSON).
-    measured = main(only=sys.argv[1:] or None)
+    # (its full result is the last line, as JSON); with `--merge`, merged into the file.
+    tables = [a for a in sys.argv[1:] if not a.startswith("--")]
+    measured = main(only=tables or None, merge="--merge" in sys.argv)
     for line in measured["summary"]:
         print(line)
     print(json.dumps(measured["results"], default=str))

@@ -98,7 +98,20 @@ def summarise(splits: list[dict[str, Any]], folds: int) -> dict[str, Any]:
             "splits_champion_at_least_baseline": int((diffs >= 0).sum()),
         },
         "champion_minus_each_baseline": each,
+        **_calibration_means(good),
     }
+
+
+CALIBRATION_KEYS = ("champion_raw_test_roc_auc", "champion_brier_raw", "champion_brier")
+
+
+def _calibration_means(good: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean over splits of the champion's test Brier before and after its calibration map (and
+    its ROC AUC without the map), with the methods chosen; nothing for older split records."""
+    if not all(k in s for s in good for k in CALIBRATION_KEYS):
+        return {}
+    means = {f"{k}_mean": float(np.mean([s[k] for s in good])) for k in CALIBRATION_KEYS}
+    return {**means, "champion_calibration": [s["champion_calibration"]["method"] for s in good]}
 
 
 def run(workdir: Path, folds: int = FOLDS, repeats: int = REPEATS) -> dict[str, Any]:

@@ -53,3 +53,53 @@ def test_summary_compares_each_split_with_its_own_best_baseline():
 def test_summary_refuses_to_judge_on_fewer_than_two_splits():
     result = summarise([split(0.9, {"rf": 0.9}), {"error": "boom"}], folds=5)
     assert result == {"error": "1 of 2 outer splits failed"}
+
+
+def test_summary_gives_the_champions_brier_before_and_after_calibration():
+    calibrated = [
+        {
+            **split(0.92, {"rf": 0.93}),
+            "champion_raw_test_roc_auc": auc,
+            "champion_brier_raw": raw,
+            "champion_brier": after,
+            "champion_calibration": {"method": method},
+        }
+        for auc, raw, after, method in ((0.91, 0.05, 0.04, "isotonic"), (0.93, 0.07, 0.05, "none"))
+    ]
+    result = summarise(calibrated, folds=5)
+    assert result["champion_brier_raw_mean"] == pytest.approx(0.06)
+    assert result["champion_brier_mean"] == pytest.approx(0.045)
+    assert result["champion_raw_test_roc_auc_mean"] == pytest.approx(0.92)
+    assert result["champion_calibration"] == ["isotonic", "none"]
+    # Split records without the figures (before calibration existed): nothing made up.
+    assert "champion_brier_mean" not in summarise([split(0.9, {"rf": 0.9})] * 2, folds=5)
+
+
+def test_a_merged_run_replaces_only_its_tables_and_stamps_them(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import quality
+
+    stored = json.loads((quality.RESULTS_DIR / "quality.json").read_text())
+    (tmp_path / "quality.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(quality, "RESULTS_DIR", tmp_path)
+    new = {
+        **stored["results"]["bigml_telecom"],
+        "champion_test_roc_auc": 0.9999,
+        "champion_calibration": {"method": "isotonic"},
+        "champion_raw_test_roc_auc": 0.9197,
+        "champion_brier_raw": 0.0415,
+        "champion_brier": 0.0334,
+        "champion_log_loss_raw": 0.20,
+        "champion_log_loss": 0.15,
+    }
+    names = ["bigml_telecom", "synthetic_logistic", "bigml_telecom_cv"]
+    params, results, summary = quality._merged({}, {"bigml_telecom": new}, [1.0], names)
+    assert results["bigml_telecom"]["champion_test_roc_auc"] == 0.9999
+    assert "git_sha" in results["bigml_telecom"]["measured"]
+    assert results["synthetic_logistic"] == stored["results"]["synthetic_logistic"]
+    assert list(params["merged"]) == ["bigml_telecom"]
+    assert "calibration isotonic: Brier 0.0415 -> 0.0334" in summary[0]["note"]
+    # The earlier table keeps its own (pre-calibration) note, and the outer CV its row.
+    assert "isotonic (not in the platform then)" in summary[1]["note"]
+    assert len(summary) == 3

@@ -117,6 +117,8 @@ def model_evaluation(
             family: {
                 "metrics": results[family],
                 "random_state": candidates[family].get("random_state", 42),
+                # The map the final fit applies too (absent in records before calibration).
+                "calibration": candidates[family].get("calibration", {}),
                 **{k: candidates[family][k] for k in RECORD_KEYS},
             }
             for family in candidates

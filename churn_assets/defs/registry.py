@@ -17,6 +17,7 @@ from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.ml.evaluation.segments import holdout_segments
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
+from churn_assets.ml.models.calibration import calibration_text
 from churn_assets.ml.models.refit import refit_all_rows
 from churn_assets.ml.promotion import GateConfig, render_model_card
 from churn_assets.ml.validation import TARGET
@@ -63,6 +64,7 @@ def _final_fit(context, mlflow_tracking, family: str, candidate: dict, features,
         X_all,
         y_all,
         candidate.get("random_state", 42),
+        calibration=candidate.get("calibration"),
     )
     tags = {
         "dagster_run_id": context.run.run_id,
@@ -71,7 +73,8 @@ def _final_fit(context, mlflow_tracking, family: str, candidate: dict, features,
         "evaluated_run_id": candidate["mlflow_run_id"],
     }
     with mlflow_tracking.start_run(f"{family}_final_fit", tags) as run:
-        run.log_params({"family": family, "final_fit_rows": len(X_all)})
+        method = (candidate.get("calibration") or {}).get("method", "off")
+        run.log_params({"family": family, "final_fit_rows": len(X_all), "calibration": method})
         run.log_params({k.removeprefix("model__"): v for k, v in candidate["best_params"].items()})
         info = run.log_model(log_pipeline, final, X_all)
     return info.model_uri, run.run_id, len(X_all)
@@ -110,6 +113,7 @@ def _card(
         ),
         selected_by=evaluation.get("selected_by", "holdout ROC AUC"),
         sections=evaluation.get("card_sections"),
+        calibration=calibration_text(candidate.get("calibration") or {}),
     )
 
 

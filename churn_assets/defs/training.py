@@ -5,6 +5,8 @@ except through assets: the trained asset's value is a small JSON record (MLflow 
 parameters, CV metrics, the threshold chosen out of fold); the fitted Pipeline lives in MLflow.
 """
 
+from typing import Literal
+
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
 from joblib import cpu_count
@@ -59,6 +61,11 @@ class TrainingConfig(Config):
         description="'f1', 'cost' or 'profit'; 'auto' is 'profit' when the dataset spec has "
         "`economics`, else 'f1'.",
     )
+    calibration: Literal["auto", "none"] = Field(
+        "auto",
+        description="'auto': map scores to probabilities by none, sigmoid or isotonic, chosen by "
+        "cross-validated log loss over the out-of-fold scores; 'none': keep the raw scores.",
+    )
     cost_false_negative: float = Field(5.0, gt=0, description="Cost of missing a churner.")
     cost_false_positive: float = Field(1.0, gt=0, description="Cost of a retention offer.")
 
@@ -73,6 +80,7 @@ class TrainingConfig(Config):
             max_search_rows=self.max_search_rows,
             search_trees=self.search_trees,
             refit_trees=self.refit_trees,
+            calibration=self.calibration,
         )
 
 
@@ -99,6 +107,20 @@ def _budget_params(budget: SearchBudget, rows: int) -> dict:
         **{k: getattr(budget, k) for k in keys},
         "n_jobs": budget.n_jobs,
         "search_rows": plan.search_rows,
+        "calibration_setting": budget.calibration,
+    }
+
+
+CALIBRATION_FIGURES = ("log_loss", "brier")
+
+
+def _calibration_metrics(calibration: dict) -> dict[str, float]:
+    """Out-of-fold log loss and Brier before and after the calibration map."""
+    return {
+        f"calibration_oof_{m}_{when}": calibration[f"oof_{m}_{when}"]
+        for m in CALIBRATION_FIGURES
+        for when in ("before", "after")
+        if f"oof_{m}_{when}" in calibration
     }
 
 
@@ -170,6 +192,9 @@ def train_and_log(
         run.log_params({k.removeprefix("model__"): v for k, v in result.best_params.items()})
         run.log_params({"family": family, **_budget_params(budget, len(X_train))})
         run.log_metrics(result.cv_metrics)
+        run.log_params({"calibration": result.calibration["method"]})
+        run.log_metrics(_calibration_metrics(result.calibration))
+        run.log_text(result.calibration["reason"], "calibration.txt")
         # Seconds are tags, not metrics: the same data, config and seed give the same metrics.
         for key, seconds in _timings(result).items():
             run.set_tag(key, round(seconds, 2))
@@ -195,6 +220,7 @@ def train_and_log(
         "fit_seconds": result.fit_seconds,
         "trees": result.trees,
         "warnings": result.warnings,
+        "calibration": result.calibration,
     }
     return Output(
         record,
@@ -206,6 +232,9 @@ def train_and_log(
             "holdout_roc_auc": test_metrics["roc_auc"],
             "threshold": threshold,
             "threshold_rationale": rationale,
+            "calibration": result.calibration["method"],
+            "calibration_reason": result.calibration["reason"],
+            **{k: round(v, 4) for k, v in _calibration_metrics(result.calibration).items()},
             "metrics": table_md(_metrics_table(result, test_metrics)),
             "best_params": MetadataValue.json(result.best_params),
             "search_rungs": table_md(result.rungs),

@@ -27,6 +27,7 @@ from xgboost import XGBClassifier
 from churn_assets.ml.explain_edits import Edit, column_wise, edits
 from churn_assets.ml.explain_hgb import binned_trees
 from churn_assets.ml.features import EngineeredFeatures
+from churn_assets.ml.models.calibration import calibrator_of
 
 __all__ = ["Design", "column_wise", "design_of", "estimator_input", "occluded_proba"]
 
@@ -37,12 +38,14 @@ FLOAT32_ESTIMATORS = (XGBClassifier, RandomForestClassifier)
 @dataclass(frozen=True)
 class Design:
     """A fitted Pipeline taken apart: engineered features (or None), the column transformer,
-    its blocks as (transformer, input column names, output slice), and the estimator."""
+    its blocks as (transformer, input column names, output slice), the estimator, and the
+    calibration map applied after it (a `CalibratedPipeline`'s; None: none)."""
 
     engineer: EngineeredFeatures | None
     columns: ColumnTransformer
     blocks: tuple[tuple[object, list[str], slice], ...]
     estimator: object
+    calibrator: object | None = None
 
     def transform(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """The engineered frame and the estimator's input matrix of `X`."""
@@ -81,7 +84,7 @@ def design_of(model) -> Design | None:
             continue
         picked = [names[c] if isinstance(c, (int, np.integer)) else c for c in np.atleast_1d(cols)]
         blocks.append((transformer, picked, columns.output_indices_[name]))
-    return Design(engineer, columns, tuple(blocks), estimator)
+    return Design(engineer, columns, tuple(blocks), estimator, calibrator_of(model))
 
 
 def _flat(pipeline: Pipeline) -> list:
@@ -109,8 +112,18 @@ def occluded_proba(
 
     A binary logistic regression needs no predict at all: its logit is a sum of linear terms,
     so the occluded logit is the row's logit minus the changed entries' terms plus the new
-    ones'. Other estimators predict the stacked occluded design matrices in one call.
+    ones'. Other estimators predict the stacked occluded design matrices in one call. The
+    design's calibration map, if any, is applied last, as the Pipeline's `predict_proba` does.
     """
+    found = _occluded_scores(design, plan, part, baseline, prepared)
+    if found is None or design.calibrator is None:
+        return found
+    rows, cols, scores = found
+    return rows, cols, design.calibrator.transform(scores)
+
+
+def _occluded_scores(design, plan, part, baseline, prepared):
+    """`occluded_proba` before the calibration map: the estimator's own scores."""
     engineered, Z = prepared if prepared is not None else design.transform(part)
     if Z.dtype.kind not in "biuf":
         return None

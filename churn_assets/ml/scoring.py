@@ -12,6 +12,7 @@ import pandas as pd
 
 from churn_assets.ml.explain import top_reasons
 from churn_assets.ml.explain_design import design_of, estimator_input
+from churn_assets.ml.models.calibration import calibrate
 
 SCORE = "churn_probability"
 PREDICTED = "churn_predicted"
@@ -85,7 +86,8 @@ def score_batch(
     design = design_of(model) if reasons_for != "none" else None
     if design is not None:
         engineered, matrix = design.transform(batch[inputs])
-        proba = design.estimator.predict_proba(estimator_input(design.estimator, matrix))[:, 1]
+        scores = design.estimator.predict_proba(estimator_input(design.estimator, matrix))[:, 1]
+        proba = calibrate(model, scores)  # what `model.predict_proba` gives
     else:
         proba = model.predict_proba(batch[inputs])[:, 1]
     out = pd.DataFrame(

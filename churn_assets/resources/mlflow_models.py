@@ -14,6 +14,8 @@ ML_PACKAGE = Path(__file__).resolve().parents[1]  # churn_assets/, whose ml/ the
 # skops loads only the types listed here; no pickle is ever executed when a model is loaded.
 SKOPS_TRUSTED_TYPES = [
     "churn_assets.ml.features.EngineeredFeatures",
+    "churn_assets.ml.models.calibration.CalibratedPipeline",
+    "churn_assets.ml.models.calibration.ScoreCalibrator",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",

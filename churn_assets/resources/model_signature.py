@@ -15,6 +15,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 from sklearn.pipeline import Pipeline
 
+from churn_assets.ml.models.calibration import same_kind
 from churn_assets.ml.table_input import TableInput
 
 # Types skops must trust to load the step added here (added to the training module's list).
@@ -32,7 +33,8 @@ def servable_pipeline(pipeline: Pipeline, X: pd.DataFrame) -> Pipeline:
     numeric = [str(c) for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
     categorical = [str(c) for c in X.columns if str(c) not in numeric]
     cast = TableInput(numeric=numeric, categorical=categorical).fit(X)
-    return Pipeline([("input", cast), *pipeline.steps])
+    # The same kind of Pipeline: a CalibratedPipeline keeps its calibration map.
+    return same_kind(pipeline, [("input", cast), *pipeline.steps])
 
 
 def table_signature(pipeline: Pipeline, example: pd.DataFrame) -> ModelSignature:

@@ -5,7 +5,8 @@
 pipelines) and returns a scorer that builds the estimator's input matrix straight from parsed
 `Rows`: no DataFrame, no per-step validation. Categories are looked up in tables made by probing
 the fitted encoder itself, so unseen, infrequent and missing values land where the Pipeline puts
-them. Any step it does not know makes it return None with the reason, and the server scores
+them. A `CalibratedPipeline`'s map is applied after the estimator, as its `predict_proba` does.
+Any step it does not know makes it return None with the reason, and the server scores
 through the Pipeline instead (and says so in `/model`). The test checks both agree to 1e-9.
 """
 
@@ -23,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from churn_assets.ml.features import EngineeredFeatures
+from churn_assets.ml.models.calibration import calibrator_of
 from churn_assets.ml.table_input import TableInput
 from churn_assets.serving.direct import direct_proba
 from churn_assets.serving.schema import InputSchema, Rows
@@ -51,7 +53,14 @@ class _Block:
 class CompiledScorer:
     """`predict(rows)` -> churn probabilities, equal to the Pipeline's `predict_proba[:, 1]`."""
 
-    def __init__(self, schema: InputSchema, engineer, blocks: list[_Block], estimator: Any):
+    def __init__(
+        self,
+        schema: InputSchema,
+        engineer,
+        blocks: list[_Block],
+        estimator: Any,
+        calibrator: Any = None,
+    ):
         self.schema = schema
         self.ratios = [(self._num(num), self._num(den)) for _, num, den in engineer["ratios"]]
         self.sums = [[self._num(c) for c in cols] for _, cols in engineer["sums"]]
@@ -69,6 +78,11 @@ class CompiledScorer:
         ]
         # The estimator's own cheapest exact call on the laid-out matrix (serving/direct.py).
         self.proba, self.estimator_call = direct_proba(estimator, self.width)
+        # The Pipeline's calibration map after the estimator (a CalibratedPipeline's): the
+        # served score is `predict_proba` of the logged model, calibrated.
+        self.calibrator = calibrator
+        if calibrator is not None:
+            self.estimator_call += f", then {calibrator.method} calibration"
 
     def _num(self, name: str) -> int:
         if name not in self.schema.numeric:
@@ -149,7 +163,8 @@ class CompiledScorer:
         return np.array(matrix, dtype=float)
 
     def predict(self, rows: Rows) -> np.ndarray:
-        return self.proba(self.transform(rows))
+        scores = self.proba(self.transform(rows))
+        return scores if self.calibrator is None else self.calibrator.transform(scores)
 
 
 def _steps(pipeline) -> list:
@@ -262,7 +277,7 @@ def compile_pipeline(pipeline, schema: InputSchema) -> CompiledScorer:
             raise NotCompilable(f"transformer '{name}' mixes or misses columns")
     if not hasattr(estimator, "predict_proba"):
         raise NotCompilable(f"{type(estimator).__name__} has no predict_proba")
-    return CompiledScorer(schema, engineer, blocks, estimator)
+    return CompiledScorer(schema, engineer, blocks, estimator, calibrator_of(pipeline))
 
 
 def _ends_in_encoder(transformer) -> bool:

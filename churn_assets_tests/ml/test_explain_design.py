@@ -84,6 +84,38 @@ def test_every_family_gets_the_generic_numbers(family, data):
     assert scored[REASONS].tolist() == _reasons_text(expected, rows)
 
 
+@pytest.mark.parametrize(
+    ("family", "method"),
+    [
+        ("logistic_regression", "sigmoid"),  # the linear shortcut, then the map
+        ("random_forest", "isotonic"),
+        ("gradient_boosting", "isotonic"),  # the binned trees' walk, then the map
+        ("xgboost", "sigmoid"),
+    ],
+)
+def test_a_calibrated_model_gets_the_generic_numbers(family, method, data):
+    """A CalibratedPipeline's occlusions and batch scores go through its map, as its own
+    `predict_proba` (what the generic method and the served model use) does."""
+    from churn_assets.ml.models.calibration import ScoreCalibrator, with_calibrator
+
+    inner = _project_pipeline(family, data)
+    _, X, y = data
+    scores = inner.predict_proba(X)[:, 1]
+    model = with_calibrator(inner, ScoreCalibrator.fit(method, scores, y.to_numpy()))
+    base = baseline_values(X)
+    rows = _sample(X, base)
+    assert design_of(model).calibrator is model.calibrator
+    expected = contributions(model, rows, base, generic=True)
+    raw = contributions(inner, rows, base, generic=True)
+    assert np.abs(expected.to_numpy() - raw.to_numpy()).max() > 0.01  # the map matters
+    got = contributions(model, rows, base, chunk_rows=173)
+    tolerance = 1e-9 if family == "logistic_regression" else 0.0
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=tolerance)
+    batch = rows.assign(customer_id=np.arange(len(rows)))
+    scored = score_batch(model, batch, 0.3, "1", "customer_id", base, reasons_for="all").frame
+    np.testing.assert_array_equal(scored[SCORE].to_numpy(), model.predict_proba(rows)[:, 1])
+
+
 def _reasons_text(effects: pd.DataFrame, rows: pd.DataFrame, k=3, min_effect=0.005):
     values = effects.to_numpy()
     out = []

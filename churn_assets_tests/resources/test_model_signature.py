@@ -107,3 +107,29 @@ def test_a_non_numeric_value_names_its_column(bigml):
     ok = step.transform(pd.DataFrame({"Account length": ["12", ""], "State": [415.0, " KS "]}))
     assert ok["Account length"].tolist()[0] == 12.0 and np.isnan(ok["Account length"].iloc[1])
     assert ok["State"].tolist() == ["415", "KS"]
+
+
+def test_a_calibrated_model_round_trips_through_skops(bigml):
+    """A calibrated model is logged as one (the casting step added, the map kept) and loads
+    back through skops with only the trusted types, scoring as it did."""
+    from churn_assets.ml.models.calibration import (
+        CalibratedPipeline,
+        ScoreCalibrator,
+        with_calibrator,
+    )
+
+    source, X, pipeline, experiment = bigml
+    y = pd.read_csv(source)["Churn"].astype(str).eq("True").astype(int).to_numpy()
+    scores = pipeline.predict_proba(X)[:, 1]
+    model = with_calibrator(pipeline, ScoreCalibrator.fit("isotonic", scores, y))
+    expected = model.predict_proba(X)[:, 1]
+    assert np.abs(expected - scores).max() > 0.05  # the map moves the scores
+    with mlflow.start_run(experiment_id=experiment):
+        info = log_pipeline(model, X)
+    table = pd.read_csv(source)
+    loaded = mlflow.sklearn.load_model(info.model_uri)
+    assert isinstance(loaded, CalibratedPipeline) and isinstance(loaded.steps[0][1], TableInput)
+    assert loaded.calibrator.method == "isotonic"
+    np.testing.assert_allclose(loaded.predict_proba(table)[:, 1], expected, atol=1e-12)
+    scored = np.asarray(mlflow.pyfunc.load_model(info.model_uri).predict(table))
+    np.testing.assert_allclose(scored[:, 1], expected, atol=1e-12)

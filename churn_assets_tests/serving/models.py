@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from churn_assets.ml.features import build_preprocessor, feature_spec
 from churn_assets.ml.models import build_pipeline
+from churn_assets.ml.models.calibration import ScoreCalibrator, with_calibrator
 from churn_assets.ml.spec import load_spec
 from churn_assets.ml.synthetic import generate_synthetic
 from churn_assets.ml.validation import TARGET, typed_columns, validate
@@ -46,3 +47,14 @@ def fitted(family: str, n_rows: int = 3_000) -> Pipeline:
     pipeline = build_pipeline(family, build_preprocessor(feature_spec(spec, types)), y, 0)
     pipeline.set_params(**PARAMS[family]).fit(X, y)
     return servable_pipeline(pipeline, X)
+
+
+@cache
+def calibrated(family: str, method: str) -> Pipeline:
+    """`fitted(family)` with a `method` map (fitted on its own training scores: a test needs a
+    map that moves the scores, not an honest one), as training registers a calibrated model."""
+    pipeline = fitted(family)
+    valid, inputs = validated(3_000, 7)
+    scores = pipeline.predict_proba(valid[inputs])[:, 1]
+    calibrator = ScoreCalibrator.fit(method, scores, valid[TARGET].astype(int).to_numpy())
+    return with_calibrator(pipeline, calibrator)

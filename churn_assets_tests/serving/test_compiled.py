@@ -13,7 +13,7 @@ from churn_assets.serving.compiled import NotCompilable, compile_pipeline
 from churn_assets.serving.config import ServerConfig
 from churn_assets.serving.model import input_schema, prepare
 from churn_assets.serving.schema import FEW_ROWS, flag_rows, rows_from_frame
-from churn_assets_tests.serving.models import fitted, validated
+from churn_assets_tests.serving.models import calibrated, fitted, validated
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,32 @@ def test_compiled_equals_the_pipeline_on_100k_rows(family, scoring_rows):
         few = scoring_rows.iloc[list(picks)]
         small = scorer.predict(rows_from_frame(few, schema))
         np.testing.assert_allclose(small, expected[list(picks)], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("family", "method"), [("random_forest", "isotonic"), ("xgboost", "sigmoid")]
+)
+def test_a_calibrated_model_serves_its_calibrated_scores(family, method, scoring_rows):
+    """The served score is `predict_proba` of the logged (calibrated) model, on the compiled
+    path as through the Pipeline; the map moves the scores, so skipping it would fail here."""
+    pipeline = calibrated(family, method)
+    loaded = prepare(pipeline, "1", ServerConfig())
+    assert loaded.scoring_path == "compiled"
+    assert (
+        loaded.describe()["estimator_call"] == f"{DIRECT_CALLS[family]}, then {method} calibration"
+    )
+    X = scoring_rows.head(20_000)
+    rows = rows_from_frame(X, loaded.schema)
+    expected = pipeline.predict_proba(X)[:, 1]
+    raw = Pipeline(pipeline.steps).predict_proba(X)[:, 1]
+    assert np.abs(expected - raw).max() > 0.05
+    np.testing.assert_allclose(loaded.predict(rows), expected, rtol=0, atol=1e-9)
+    few = scoring_rows.iloc[:7]
+    np.testing.assert_allclose(
+        loaded.predict(rows_from_frame(few, loaded.schema)), expected[:7], rtol=0, atol=1e-9
+    )
+    unc = prepare(pipeline, "1", ServerConfig(compiled=False))
+    np.testing.assert_allclose(unc.predict(rows), expected, rtol=0, atol=1e-12)
 
 
 def test_the_compiled_matrix_is_the_preprocessors_output(scoring_rows):

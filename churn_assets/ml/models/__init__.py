@@ -10,7 +10,8 @@ touching the holdout. The boosters stop early; the forest searches with fewer tr
 The target must be binary with 0 (stays) and 1 (churns); booleans are accepted.
 
 `zoo` builds the pipelines, `budget` says what a search scores, may spend and returns, `search`
-runs it, `trials` tabulates its rungs;
+runs it, `trials` tabulates its rungs, `calibration` chooses and applies the map from scores to
+probabilities (`CalibratedPipeline`), `refit` fits the final model on every labeled row;
 the public names are re-exported here.
 """
 
@@ -22,11 +23,19 @@ from churn_assets.ml.models.budget import (
     SearchPlan,
     TrainResult,
 )
+from churn_assets.ml.models.calibration import (
+    CalibratedPipeline,
+    ScoreCalibrator,
+    choose_calibration,
+)
 from churn_assets.ml.models.search import train_family
 from churn_assets.ml.models.zoo import FAMILIES, build_pipeline, default_search_space
 
 __all__ = [
     "FAMILIES",
+    "CalibratedPipeline",
+    "ScoreCalibrator",
+    "choose_calibration",
     "NEGATED_METRICS",
     "REFIT_METRIC",
     "SCORING",

@@ -89,6 +89,10 @@ class SearchBudget:
     `threads` caps the BLAS/OpenMP threads of each fit while training: HistGradientBoosting's
     OpenMP threads busy-wait, and on a machine whose cores are already busy they made fits
     up to 50 times slower; one thread per fit avoids that. None leaves the libraries' defaults.
+
+    `calibration`: "auto" chooses a map from scores to probabilities on the out-of-fold scores
+    (none, sigmoid or isotonic; `ml/models/calibration.py`); "none" keeps the scores as the
+    estimator gives them, to compare.
     """
 
     n_iter: int = 9
@@ -102,8 +106,13 @@ class SearchBudget:
     refit_trees: int = 500
     min_refit_trees: int = 100
     forest_tree_rows: int = 1_600_000
+    calibration: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.calibration not in ("auto", "none"):
+            raise ValueError(
+                f"SearchBudget.calibration must be 'auto' or 'none', got {self.calibration!r}"
+            )
         if self.n_iter < 1:
             raise ValueError(f"SearchBudget.n_iter must be >= 1, got {self.n_iter}")
         if self.cv_folds < 2:
@@ -141,20 +150,25 @@ class TrainResult:
 
     Attributes:
         family: one of `FAMILIES`.
-        pipeline: the best pipeline, refitted on the whole training split.
+        pipeline: the best pipeline, refitted on the whole training split; a
+            `CalibratedPipeline` applying the chosen map unless calibration is off.
         best_params: the winning parameters as plain Python values, keys as in the search space
             (`model__...`), plus what the refit fixed (the forest's `n_estimators` and
             `max_samples`, XGBoost's `n_estimators` found by early stopping), so
             `build_pipeline(...).set_params(**best_params)` reproduces the refit's parameters.
         cv_metrics: `cv_<metric>_mean` and `cv_<metric>_std` over the folds of the out-of-fold
             predictions of the best parameters, for every metric in `SCORING`; brier and
-            log_loss are positive (lower is better).
+            log_loss are positive (lower is better). ROC AUC and PR AUC are the raw scores'
+            (the calibration map keeps their order), the others the calibrated scores', each
+            row mapped by a map fitted on other rows' scores.
         trials: one row per candidate and rung: `trial`, `rung`, `n_resources` (rows),
             `rank` (within its rung), the parameters, `mean_roc_auc`, `std_roc_auc`,
             `mean_fit_seconds`, `fit_seconds` (all folds).
         rungs: one row per rung: `rung`, `n_resources`, `candidates`, `fit_seconds`.
         oof_proba: out-of-fold churn probabilities of the best parameters, aligned with the
-            training rows.
+            training rows, through the calibration map the model applies (none when off).
+        calibration: `Calibration.record()`: the method, why, cross-validated out-of-fold log
+            loss and Brier before and after, and the fitted map (the final fit applies it).
         fit_seconds: wall time of search, refit and out-of-fold predictions.
         warnings: convergence warnings met while fitting (deduplicated, with counts). With
             `n_jobs > 1` the fold fits run in worker processes whose warnings are not seen here;
@@ -172,6 +186,7 @@ class TrainResult:
     trials: pd.DataFrame
     oof_proba: np.ndarray
     fit_seconds: float
+    calibration: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     budget: SearchBudget = field(default_factory=SearchBudget)
     rungs: pd.DataFrame = field(default_factory=pd.DataFrame)

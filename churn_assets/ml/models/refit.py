@@ -4,7 +4,9 @@ Two fitted models come out of training a family. The *evaluated* model (`TrainRe
 is fitted on the training split only; the holdout, the out-of-fold scores and the promotion gate
 judge it, so no evidence comes from rows it saw. The *final* model has the same parameters,
 fitted on the training and holdout rows together; it is the one registered and served, since it
-learned from a fifth more rows. Its quality is the evaluated model's evidence, carried over.
+learned from a fifth more rows. Its quality is the evaluated model's evidence, carried over, and
+so is its calibration map: fitted on the training split's out-of-fold scores, as
+`CalibratedClassifierCV(ensemble=False)` applies one map to the model refitted on all rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from churn_assets.ml.models.calibration import ScoreCalibrator, with_calibrator
 from churn_assets.ml.models.fit_checks import check_training_data
 from churn_assets.ml.models.zoo import build_pipeline
 
@@ -27,6 +30,7 @@ def refit_all_rows(
     X_all: pd.DataFrame,
     y_all: pd.Series,
     random_state: int = 42,
+    calibration: dict[str, Any] | None = None,
 ) -> Pipeline:
     """Fit a fresh pipeline of `family` with its tuned `best_params` on all labeled rows.
 
@@ -37,9 +41,13 @@ def refit_all_rows(
         X_all: raw feature columns of every labeled row (training and holdout splits).
         y_all: the 0/1 target aligned with `X_all`.
         random_state: the seed the search used.
+        calibration: the TrainResult's `calibration` record; its map (fitted on the training
+            split's out-of-fold scores) is applied to the final model too. None or a record
+            without a map: no calibration.
 
     Returns:
-        The fitted pipeline (one BLAS/OpenMP thread per fit, as in the search).
+        The fitted pipeline (one BLAS/OpenMP thread per fit, as in the search); a
+        `CalibratedPipeline` when `calibration` carries a map.
 
     Raises:
         ValueError: unknown family or parameter, misaligned rows, labels that are not 0/1, or
@@ -49,4 +57,6 @@ def refit_all_rows(
     pipeline = build_pipeline(family, preprocessor, y, random_state)
     pipeline.set_params(**best_params)
     with threadpool_limits(1):
-        return pipeline.fit(X_all, y)
+        pipeline.fit(X_all, y)
+    found = (calibration or {}).get("calibrator")
+    return with_calibrator(pipeline, None if found is None else ScoreCalibrator.from_record(found))

@@ -24,6 +24,7 @@ from churn_assets.ml.models.budget import (
     SearchPlan,
     TrainResult,
 )
+from churn_assets.ml.models.calibration import choose_calibration, with_calibrator
 from churn_assets.ml.models.fit_checks import (
     check_training_data,
     summarise_warnings,
@@ -57,8 +58,13 @@ def train_family(
     rows, and keeps the best third on three times the rows, up to `budget.plan(rows).search_rows`
     (a larger table is searched on a seeded stratified sample of that many rows). The best
     candidate of the last rung is then fitted on the same folds of all training rows
-    (out-of-fold probabilities and every metric of `SCORING`, per fold) and refitted on all
-    training rows. The same inputs and seed give the same result.
+    (out-of-fold probabilities) and refitted on all training rows. Its out-of-fold scores choose
+    and fit a calibration map (`calibration.choose_calibration`, unless `budget.calibration` is
+    "none"); the refit applies it (a `CalibratedPipeline`) and so do the returned out-of-fold
+    scores (a monotone map: a threshold chosen on them is a cut of the raw scores, in the served
+    model's units). Per fold, `cv_metrics` reads ROC AUC and PR AUC from the raw scores and the
+    others from the calibrated ones (`_cv_evidence`). The same inputs and seed give the same
+    result.
 
     Args:
         family: one of `FAMILIES`.
@@ -120,13 +126,19 @@ def train_family(
         oof_estimator = search_estimator(family, final, budget.search_trees)
         oof_estimator.set_params(**best, **fixed, **_n_jobs(family, threads))
         with threadpool_limits(threads) if budget.threads else nullcontext():
-            oof, per_fold, oof_trees = out_of_fold(
+            raw, _, oof_trees = out_of_fold(
                 oof_estimator, X, y, folds, 1 if large else budget.n_jobs
             )
+        # The map from scores to probabilities, chosen and fitted on the out-of-fold scores.
+        calibration = choose_calibration(raw, y.to_numpy(), budget.calibration, budget.random_state)
+        mapped = calibration.calibrator
+        oof = raw if mapped is None else mapped.transform(raw)
+        per_fold = _cv_evidence(y, raw, calibration.scores, list(folds.split(X, y)))
         predicted = time.perf_counter()
         pipeline = clone(final).set_params(**best, **fixed, **_n_jobs(family, threads))
         with threadpool_limits(threads) if budget.threads else nullcontext():
             pipeline = _refit(family, pipeline, X, y, budget.random_state)
+        pipeline = with_calibrator(pipeline, calibration.calibrator)
     finished = time.perf_counter()
 
     found = summarise_warnings(caught)
@@ -147,6 +159,7 @@ def train_family(
         cv_metrics=_cv_metrics(per_fold),
         trials=trials,
         oof_proba=oof,
+        calibration=calibration.record(),
         fit_seconds=finished - started,
         warnings=found,
         budget=budget,
@@ -235,12 +248,33 @@ def out_of_fold(
         delayed(_fold_fit)(estimator, X, y, train, test) for train, test in splits
     )
     oof = np.empty(len(y), dtype=float)
-    per_fold: dict[str, list[float]] = {m: [] for m in FOLD_METRICS}
     for (_, test), (proba, _) in zip(splits, fitted, strict=True):
         oof[test] = proba
+    return oof, fold_metrics(y, oof, splits), [trees for _, trees in fitted]
+
+
+def fold_metrics(y: pd.Series, oof: np.ndarray, splits) -> dict[str, list[float]]:
+    """Every metric of `FOLD_METRICS` of the out-of-fold scores `oof`, per fold of `splits`."""
+    per_fold: dict[str, list[float]] = {m: [] for m in FOLD_METRICS}
+    for _, test in splits:
         for metric, score in FOLD_METRICS.items():
-            per_fold[metric].append(float(score(y.iloc[test].to_numpy(), proba)))
-    return oof, per_fold, [trees for _, trees in fitted]
+            per_fold[metric].append(float(score(y.iloc[test].to_numpy(), oof[test])))
+    return per_fold
+
+
+# Metrics of the order of the scores: a monotone map keeps it (isotonic's ties aside), so they
+# are read from the raw out-of-fold scores. An isotonic map scored on its own fitting rows ties
+# misordered neighbours (inflating ROC AUC); fitted on other folds, each fold's map orders rows
+# differently (deflating the pooled ROC AUC by 0.012 for the BigML forest). Neither is the
+# served model's order.
+RANK_METRICS = frozenset({"roc_auc", "pr_auc"})
+
+
+def _cv_evidence(y: pd.Series, raw: np.ndarray, calibrated: np.ndarray, splits):
+    """Per-fold metrics: ranking metrics of the raw scores, the others (probabilities, labels
+    at 0.5) of the calibrated scores, each mapped by a map not fitted on it."""
+    by_rank, by_value = fold_metrics(y, raw, splits), fold_metrics(y, calibrated, splits)
+    return {m: (by_rank if m in RANK_METRICS else by_value)[m] for m in by_rank}
 
 
 def _cv_metrics(per_fold: dict[str, list[float]]) -> dict[str, float]:

@@ -14,6 +14,11 @@ DEFAULT_KNOWN_LIMITS = (
     "frequencies.",
     "Permutation importance shows what the model uses, not what causes churn.",
 )
+# Replaces the second limit when the card says how the probabilities were calibrated.
+CALIBRATED_LIMIT = (
+    "Probabilities are calibrated on the training rows (see Calibration above): they are churn "
+    "frequencies for customers like those rows; drift undoes that, so watch the drift report."
+)
 
 
 def _format_metric(name: str, value: Any) -> str:
@@ -57,6 +62,7 @@ def render_model_card(
     known_limits: Sequence[str] | None = None,
     promotion_reason: str | None = None,
     sections: Mapping[str, str] | None = None,
+    calibration: str | None = None,
     **extra: Any,
 ) -> str:
     """Render a markdown model card.
@@ -77,6 +83,8 @@ def render_model_card(
         known_limits: caveats; `DEFAULT_KNOWN_LIMITS` when None.
         promotion_reason: the gate's reason, if decided.
         sections: further titled markdown sections (quality by segment, expected profit).
+        calibration: how the probabilities were calibrated, in words; when given (and
+            `known_limits` is None) it replaces the default limit asking to recalibrate.
         **extra: further `name=value` pairs listed under "Other details".
 
     Returns:
@@ -90,6 +98,8 @@ def render_model_card(
     lines += ["## Model", ""]
     lines.append(f"- Family: {family or unknown}")
     lines.append(f"- Version: {version or unknown}")
+    if calibration:
+        lines.append(f"- Calibration: {calibration}")
     if promotion_reason:
         lines.append(f"- Promotion decision: {promotion_reason}")
     lines += ["", "## Data", ""]
@@ -116,6 +126,8 @@ def render_model_card(
     lines.append(", ".join(f"`{f}`" for f in features) if features else unknown)
     lines += ["", "## Known limits", ""]
     limits = DEFAULT_KNOWN_LIMITS if known_limits is None else known_limits
+    if calibration and known_limits is None:
+        limits = (limits[0], CALIBRATED_LIMIT, *limits[2:])
     lines += [f"- {limit}" for limit in limits] if limits else ["none recorded"]
     if extra:
         lines += ["", "## Other details", ""]
