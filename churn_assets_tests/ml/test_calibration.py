@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss
+from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -65,9 +65,25 @@ def test_a_step_shaped_truth_gets_isotonic():
     np.testing.assert_allclose(mapped, [0.05, 0.05, 0.6, 0.6], atol=0.08)
     # Clipped outside the fitted scores, and bounded away from 0 and 1.
     ends = found.calibrator.transform(np.array([scores.min(), scores.max()]))
-    np.testing.assert_array_equal(found.calibrator.transform(np.array([-1.0, 2.0])), ends)
+    np.testing.assert_allclose(found.calibrator.transform(np.array([-1.0, 2.0])), ends, atol=2e-6)
     steps = np.asarray(found.calibrator.params["y"])
     assert steps.min() >= 1e-3 and steps.max() <= 1 - 1e-3
+
+
+def test_an_isotonic_map_keeps_the_order_of_the_scores():
+    # A step-shaped truth makes wide isotonic blocks; inside one the raw score still decides the
+    # order, so the ranking (ROC AUC) is the raw scores' exactly and only the levels move.
+    scores = np.random.default_rng(4).random(N)
+    y = _labels(np.where(scores < 0.5, 0.05, 0.6), 5)
+    found = choose_calibration(scores, y)
+    assert found.method == "isotonic"
+    mapped = found.calibrator.transform(scores)
+    assert len(np.unique(mapped)) == len(np.unique(scores))
+    assert np.all(np.diff(mapped[np.argsort(scores)]) > 0)
+    assert roc_auc_score(y, mapped) == roc_auc_score(y, scores)
+    # The cross-fitted out-of-fold scores the threshold is chosen on keep each fold's order too.
+    assert roc_auc_score(y, found.scores) == pytest.approx(roc_auc_score(y, scores), abs=0.01)
+    assert brier_score_loss(y, mapped) < brier_score_loss(y, scores) - 0.02
 
 
 def test_a_small_table_or_the_setting_keeps_the_scores():
