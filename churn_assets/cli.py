@@ -19,9 +19,12 @@ def _summary(result) -> list[str]:
             lines.append(f"  {event.asset_key.to_user_string():<28} {rows.value:>10} rows")
     checks = result.get_asset_check_evaluations()
     lines.append(f"  checks passed: {sum(e.passed for e in checks)}/{len(checks)}")
+    maps = {}  # family -> how its scores became probabilities (the trained asset's metadata)
     for event in events:
         md = {k: v.value for k, v in event.materialization.metadata.items()}
         key = event.asset_key.to_user_string()
+        if key.startswith("trained_models/") and "calibration" in md:
+            maps[key.removeprefix("trained_models/")] = _calibration_line(md)
         if key == "validated_dataset":
             lines.append(
                 f"  rows in {md['rows_in']}, kept {md['rows_kept']}, "
@@ -31,12 +34,29 @@ def _summary(result) -> list[str]:
             lines.append(
                 f"  best candidate: {md['best']} (holdout ROC AUC {md['best_roc_auc']:.4f})"
             )
+            if md["best"] in maps:
+                lines.append(f"    {maps[md['best']]}")
         if key == "promoted_model":
             lines.append(
                 f"  promoted model: v{md['version']} ({md['family']}) {md['decision']}; "
                 f"champion is v{md['champion_version']}\n    {md['reason']}"
             )
     return lines
+
+
+def _calibration_line(md: dict) -> str:
+    """How a trained family's scores become probabilities, from its metadata."""
+    method = md["calibration"]
+    if method == "off":
+        return "probabilities: raw scores (calibration: none in the training config)"
+    before, after = (
+        md.get("calibration_oof_log_loss_before"),
+        md.get("calibration_oof_log_loss_after"),
+    )
+    loss = f" (out-of-fold log loss {before} -> {after})" if before is not None else ""
+    if method == "none":
+        return f"probabilities: raw scores, no map beat them{loss}"
+    return f"probabilities: {method} calibration map{loss}"
 
 
 def _job_or_hint(defs, job_name: str):
