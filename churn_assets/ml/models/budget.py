@@ -20,6 +20,8 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from churn_assets.ml.models.calibration import SETTINGS as CALIBRATION_SETTINGS
+
 # Metric name -> scorer. Names match `evaluation.holdout_metrics` so CV and holdout line up.
 # Brier and log loss are "neg_" scorers (higher is better); they are reported positive.
 SCORING: dict[str, Any] = {
@@ -109,7 +111,7 @@ class SearchBudget:
     calibration: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.calibration not in ("auto", "none"):
+        if self.calibration not in CALIBRATION_SETTINGS:
             raise ValueError(
                 f"SearchBudget.calibration must be 'auto' or 'none', got {self.calibration!r}"
             )
