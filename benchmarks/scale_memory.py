@@ -4,8 +4,9 @@
 training_job` on N synthetic rows in a private home (as `benchmarks.scale` does), samples the RSS of
 the run's process and of its process tree (loky workers) once a second, and splits the samples by
 the steps' start and end in the run's event log. RSS does not depend on the machine's load, so this
-may run beside other work (at a lower priority); its seconds are not a timing. Writes
-`results/scale_memory.json`.
+may run beside other work (at a lower priority); its seconds are not a timing. Each size is
+merged into `results/scale_memory.json` by its row count (1M and 5M side by side), each with the
+parameters, git sha and machine load of its own run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.common import ROOT, git_sha, load_average, row, write_result
+from benchmarks.common import RESULTS_DIR, ROOT, git_sha, load_average, row, write_result
 from benchmarks.first_run import clean_env
 
 NAME = "scale_memory"
@@ -103,19 +104,38 @@ def run(rows: int, nice: int) -> dict[str, Any]:
         "steps": steps,
         "output_tail": tail,
     }
-    top = max(steps.items(), key=lambda kv: kv[1]["peak_process_mib"])
-    summary = [
-        row(
-            NAME,
-            f"training_job at {rows:,} rows, peak RSS",
-            f"{results['peak_process_mib']} MiB (run process), {results['peak_tree_mib']} MiB "
-            "(with loky workers)",
-            f"highest in {top[0]}; per step in results/scale_memory.json",
-        )
-    ]
-    params = {"rows": rows, "nice": nice, "sample_seconds": 1}
-    write_result(NAME, params, results, summary, load_at_start)
+    results["params"] = {"rows": rows, "nice": nice, "sample_seconds": 1}
+    results["load_average_start"] = load_at_start
+    sizes = merged(_previous(), rows, results)
+    summary = [_summary_row(sizes[key]) for key in sorted(sizes, key=int)]
+    write_result(NAME, {"sizes": sorted(int(k) for k in sizes)}, sizes, summary, load_at_start)
     return {"results": results, "summary": summary}
+
+
+def _summary_row(res: dict[str, Any]) -> dict[str, str]:
+    top = max(res["steps"].items(), key=lambda kv: kv[1]["peak_process_mib"])
+    return row(
+        NAME,
+        f"training_job at {res['rows']:,} rows, peak RSS",
+        f"{res['peak_process_mib']} MiB (run process), {res['peak_tree_mib']} MiB "
+        "(with loky workers)",
+        f"highest in {top[0]}; git {res.get('git_sha')}; per step in results/scale_memory.json",
+    )
+
+
+def merged(previous: dict[str, Any], rows: int, results: dict[str, Any]) -> dict[str, Any]:
+    """The sizes measured before (row count -> results), with `results` of `rows` rows put in
+    (replacing an older run of the same size). `previous` is the stored document; one written
+    before results were keyed by rows (a single size, results at the top) becomes one entry."""
+    stored = previous.get("results", {})
+    if "rows" in stored:  # the single-size layout: results of one run, its params beside them
+        stored = {str(stored["rows"]): {**stored, "params": previous.get("params", {})}}
+    return {**stored, str(rows): results}
+
+
+def _previous() -> dict[str, Any]:
+    path = RESULTS_DIR / f"{NAME}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 if __name__ == "__main__":

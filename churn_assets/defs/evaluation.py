@@ -22,6 +22,7 @@ from churn_assets.ml.evaluation import (
 from churn_assets.ml.evaluation.decisions import decision_report
 from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.models import FAMILIES
+from churn_assets.ml.scoring import churn_proba
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
 
@@ -82,7 +83,7 @@ def model_evaluation(
     results, curves, models = {}, {}, {}
     for family, record in candidates.items():
         model = mlflow_tracking.load_model(record["model_uri"])
-        proba = model.predict_proba(X_test)[:, 1]
+        proba = churn_proba(model, X_test)
         results[family] = holdout_metrics(y_test, proba, record["threshold"])
         curves[family] = (y_test.to_numpy(), proba)
         models[family] = model

@@ -16,7 +16,7 @@ from churn_assets.constants import OWNERS
 from churn_assets.defs.metadata import push_metrics
 from churn_assets.defs.settings import config_from, to_dataclass
 from churn_assets.ml.evaluation.segments import holdout_segments
-from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
+from churn_assets.ml.features import FeatureSpec, build_preprocessor, labeled_xy, split_xy
 from churn_assets.ml.models.calibration import calibration_text
 from churn_assets.ml.models.refit import refit_all_rows
 from churn_assets.ml.promotion import GateConfig, render_model_card
@@ -54,9 +54,7 @@ def _final_fit(context, mlflow_tracking, family: str, candidate: dict, features,
     """Refit the chosen family's tuned parameters on every labeled row (train + holdout) and log
     it in its own MLflow run; returns (model_uri, run_id, rows). The evaluated model, fitted on
     the training split only, stays the evidence the gate and the card report."""
-    parts = [split_xy(features, fspec, side) for side in ("train", "test")]
-    X_all = pd.concat([x for x, _ in parts])
-    y_all = pd.concat([y for _, y in parts])
+    X_all, y_all = labeled_xy(features, fspec)
     final = refit_all_rows(
         family,
         candidate["best_params"],

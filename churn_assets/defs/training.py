@@ -19,6 +19,7 @@ from churn_assets.ml.evaluation import choose_threshold, holdout_metrics, plot_c
 from churn_assets.ml.evaluation.profit import Economics
 from churn_assets.ml.features import FeatureSpec, build_preprocessor, split_xy
 from churn_assets.ml.models import FAMILIES, SearchBudget, train_family
+from churn_assets.ml.scoring import churn_proba
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.mlflow_models import log_pipeline
 from churn_assets.resources.mlflow_tracking import MlflowResource
@@ -180,7 +181,7 @@ def train_and_log(
         cost_false_positive=config.cost_false_positive,
         economics=economics,
     )
-    proba = result.pipeline.predict_proba(X_test)[:, 1]
+    proba = churn_proba(result.pipeline, X_test)
     test_metrics = holdout_metrics(y_test, proba, threshold)
     confusion = plot_confusion_matrix(
         y_test, (proba >= threshold).astype(int), f"{family} at threshold {threshold:.3f}"

@@ -32,6 +32,7 @@ from dagster_aws.s3 import S3Resource
 from upath import UPath
 
 from churn_assets.ml.validation_types import TEXT
+from churn_assets.resources.memory import release_arrow_pool
 from churn_assets.resources.storage import is_local, local_path, s3_path, uri, write_atomic
 
 SUFFIXES = ("parquet", "json")
@@ -154,6 +155,7 @@ class ParquetUPathIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         payload, suffix, metadata = _serialize(obj)
+        release_arrow_pool()  # the encoding's buffers, freed into Arrow's pool
         location = write_atomic(_suffixed(path, suffix), payload)
         # An asset that changed type (a DataFrame, now a dict) must not leave its old value to be
         # loaded instead of the new one.
@@ -177,8 +179,13 @@ class ParquetUPathIOManager(UPathIOManager):
                         return pq.read_schema(handle).empty_table().to_pandas()
                 payload = candidate.read_bytes()
                 if suffix == "parquet" and (context.definition_metadata or {}).get(ARROW_TEXT):
-                    return _arrow_text_frame(payload)
-                return _deserialize(payload, suffix)
+                    value = _arrow_text_frame(payload)
+                else:
+                    value = _deserialize(payload, suffix)
+                # Decoding left Arrow's pool holding pages nothing else reuses (0.8 GiB for the
+                # 5M-row features table); give them back before the step allocates its own.
+                release_arrow_pool()
+                return value
         name = context.asset_key.to_user_string() if context.has_asset_key else context.name
         raise FileNotFoundError(
             f"no stored value for {name} at {uri(path)}.parquet or .json; materialize it first"

@@ -8,7 +8,7 @@ from churn_assets.ml.drift import build_reference
 from churn_assets.ml.explain import baseline_values
 from churn_assets.ml.features import FeatureSpec, split_xy
 from churn_assets.ml.jsonable import plain
-from churn_assets.ml.scoring import SCORE
+from churn_assets.ml.scoring import SCORE, churn_proba
 from churn_assets.ml.validation import TARGET
 from churn_assets.resources.mlflow_tracking import MlflowResource
 from churn_assets.resources.model_registry import RegistryError
@@ -47,7 +47,10 @@ def drift_reference(
     fspec = FeatureSpec.from_dict(feature_spec)
     X_train, y_train = split_xy(features, fspec, "train")
     version, _, model = load_champion(mlflow_tracking)
-    frame = X_train.assign(**{SCORE: model.predict_proba(X_train)[:, 1], TARGET: y_train})
+    # Scores computed in chunks; the two columns are added to a shallow copy (no copy of X_train).
+    frame = X_train.copy(deep=False)
+    frame[SCORE] = churn_proba(model, X_train)
+    frame[TARGET] = y_train
     reference = build_reference(
         frame, list(fspec.numeric), list(fspec.categorical), SCORE, TARGET
     ).to_frame()
