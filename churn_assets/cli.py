@@ -3,11 +3,14 @@
 import argparse
 import contextlib
 import difflib
+import os
 import sys
 import time
 
+from churn_assets.cli_process import leave_quickly
 from churn_assets.local import ensure_local_home, use_local_mlflow
-from churn_assets.resources.deployment import local_data_dir
+from churn_assets.resources.local_home import local_data_dir
+from churn_assets.resources.mlflow_store import prepare_local_store
 
 
 def _summary(result) -> list[str]:
@@ -71,6 +74,24 @@ def _job_or_hint(defs, job_name: str):
 def run(job_name: str, spec: str | None, verbose: bool = False) -> int:
     """Materialize a job on the local instance; the last lines printed say why it failed."""
     home = ensure_local_home()
+    with _store_prepared():
+        return _run(home, job_name, spec, verbose)
+
+
+@contextlib.contextmanager
+def _store_prepared():
+    """A new local MLflow store is created (migrated) in a child process while this one imports
+    Dagster and the code location and runs the data steps (see `mlflow_store`); waited for."""
+    log = local_data_dir() / "logs" / "mlflow-store.log"
+    child = prepare_local_store(os.environ["MLFLOW_TRACKING_URI"], log)
+    try:
+        yield
+    finally:
+        if child is not None:
+            child.wait()
+
+
+def _run(home, job_name: str, spec: str | None, verbose: bool) -> int:
     from dagster import DagsterInstance
 
     from churn_assets.definitions import defs
@@ -187,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument("--workers", type=int, default=2, help="worker processes")
     args = parser.parse_args(argv)
+    try:
+        return _command(args)
+    finally:
+        leave_quickly()
+
+
+def _command(args) -> int:
     if args.command == "serve":
         from churn_assets.serving.server import serve
 

@@ -4,7 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
-from churn_assets.resources.deployment import local_data_dir
+from churn_assets.resources.local_home import local_data_dir
 
 TEMPLATE = Path(__file__).resolve().parent / "local_dagster.yaml"
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+from joblib import cpu_count
 
 from churn_assets.constants import OWNERS
 from churn_assets.defs.decisions import decision_metadata, log_decisions
@@ -93,7 +94,8 @@ def model_evaluation(
     selection = selection_table(cv, results)
     sample = X_test.sample(min(IMPORTANCE_ROWS, len(X_test)), random_state=0)
     y_sample = y_test.loc[sample.index]
-    importance = feature_importance_table(models[best], sample, y_sample)
+    # Columns in parallel (the same table on any number of processes): otherwise one core.
+    importance = feature_importance_table(models[best], sample, y_sample, n_jobs=cpu_count())
     threshold = candidates[best]["threshold"]
     plots = _plots(curves, best, threshold, models[best], sample, y_sample, importance)
     decisions = decision_report(feature_spec, X_test, y_test, curves[best][1], threshold)

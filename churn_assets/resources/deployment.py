@@ -1,7 +1,6 @@
 """One place decides the deployment; every resource switches on it."""
 
 import os
-from pathlib import Path
 from typing import Literal
 
 from dagster import EnvVar
@@ -12,6 +11,7 @@ from churn_assets.resources.dataset import DatasetResource
 from churn_assets.resources.git import GitResource
 from churn_assets.resources.kubernetes import KubernetesModelServer
 from churn_assets.resources.landing import LocalLanding, S3Landing
+from churn_assets.resources.local_home import local_data_dir
 from churn_assets.resources.local_server import LocalModelServer
 from churn_assets.resources.metrics import MetricsResource
 from churn_assets.resources.mlflow_tracking import MlflowResource
@@ -29,11 +29,6 @@ def get_deployment() -> Deployment:
     if value not in ("local", "production"):
         raise ValueError(f"CHURN_DEPLOYMENT must be 'local' or 'production', got '{value}'")
     return value  # type: ignore[return-value]
-
-
-def local_data_dir() -> Path:
-    """Where the local deployment keeps its files (CHURN_HOME, default ./.local)."""
-    return Path(os.environ.get("CHURN_HOME", ".local")).resolve()
 
 
 def _sensor_resources() -> dict:

@@ -30,6 +30,7 @@ from churn_assets.resources.mlflow_retry import (
     first_line,
 )
 from churn_assets.resources.mlflow_run import TrackedRun, log_png
+from churn_assets.resources.mlflow_store import store_creation_lock
 
 __all__ = [
     "MlflowPermissionError",
@@ -189,25 +190,9 @@ class MlflowResource(ConfigurableResource):
                 raise
             return client.get_experiment_by_name(self.experiment_name).experiment_id
 
-    @contextmanager
-    def _store_creation_lock(self) -> Iterator[None]:
-        """Serialize first use of a local sqlite store across processes: parallel steps of the
-        multiprocess executor otherwise race to create its tables ('table ... already exists')
-        and the experiment. A server creates its own schema; nothing to hold then."""
-        if not self.tracking_uri.startswith("sqlite:///"):
-            yield
-            return
-        import fcntl
-        from pathlib import Path
-
-        lock_path = Path(self.tracking_uri.removeprefix("sqlite:///") + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _store_creation_lock(self):
+        """`mlflow_store.store_creation_lock` for this resource's tracking URI."""
+        return store_creation_lock(self.tracking_uri)
 
     @contextmanager
     def start_run(self, run_name: str, tags: dict[str, str]) -> Iterator[TrackedRun]:

@@ -232,3 +232,12 @@ def test_feature_importance_finds_the_real_drivers():
     assert png.startswith(PNG_MAGIC)
     reused = plot_feature_importance(pipeline, X, y, table=table)
     assert reused.startswith(PNG_MAGIC)
+
+
+def test_feature_importance_is_the_same_on_two_processes():
+    X, y = _telco(600, seed=5)
+    pipeline = build_pipeline("logistic_regression", _preprocessor(), y, random_state=0)
+    pipeline.fit(X.iloc[:400], y.iloc[:400])
+    one = feature_importance_table(pipeline, X.iloc[400:], y.iloc[400:], random_state=3)
+    two = feature_importance_table(pipeline, X.iloc[400:], y.iloc[400:], random_state=3, n_jobs=2)
+    pd.testing.assert_frame_equal(one, two)

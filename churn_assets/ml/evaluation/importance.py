@@ -18,6 +18,7 @@ def feature_importance_table(
     random_state: int = 42,
     n_repeats: int = 5,
     scoring: str = "roc_auc",
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Permutation importance of the raw input columns of a fitted pipeline.
 
@@ -31,13 +32,21 @@ def feature_importance_table(
         random_state: seed of the shuffles.
         n_repeats: shuffles per column.
         scoring: scikit-learn scorer name.
+        n_jobs: columns shuffled in parallel (joblib processes); the result does not depend on
+            it (every column's shuffles use the same seed drawn once from `random_state`).
 
     Returns:
         DataFrame with `feature`, `importance_mean`, `importance_std`, sorted by importance
         descending (ties by feature name).
     """
     result = permutation_importance(
-        pipeline, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state, n_jobs=1
+        pipeline,
+        X,
+        y,
+        scoring=scoring,
+        n_repeats=n_repeats,
+        random_state=random_state,
+        n_jobs=n_jobs,
     )
     table = pd.DataFrame(
         {

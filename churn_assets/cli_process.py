@@ -1,0 +1,33 @@
+"""What `churn-assets` does once its command has finished, so the process ends in a fraction of a
+second instead of about 4 s (profiled on `churn-assets run`, 20k rows, 2 cores)."""
+
+import gc
+
+
+def leave_quickly() -> None:
+    """Stop joblib's idle worker processes now and take every live object out of the garbage
+    collector's view, so interpreter shutdown does not spend seconds on them.
+
+    - The search's loky workers stay alive, idle, for joblib's reuse timeout; at exit loky joins
+      them while each tears its own interpreter down (about 1.2 s). Nothing runs on them any more,
+      so they are terminated.
+    - Python's shutdown runs full garbage collections over every object still alive (Dagster's,
+      MLflow's, pydantic's and scikit-learn's module-level objects: about 2-2.6 s here).
+      `gc.freeze()` moves them to the permanent generation, which those collections skip; the
+      operating system frees the memory when the process ends. Nothing is left for the collector
+      to finish: the Dagster instance is closed by the command's `with`, MLflow's calls are
+      synchronous and committed, and atexit handlers still run (before those collections).
+    """
+    executor = _joblib_workers()
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+    gc.freeze()
+
+
+def _joblib_workers():
+    """joblib's process pool if this process started one, else None. Read from loky's module
+    global: `get_reusable_executor()` would start a pool (and its resource tracker) to return."""
+    import sys
+
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    return getattr(module, "_executor", None) if module is not None else None
