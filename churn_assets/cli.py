@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from churn_assets.cli_process import leave_quickly
+from churn_assets.cli_process import leave_quickly, settle_imports
 from churn_assets.local import ensure_local_home, use_local_mlflow
 from churn_assets.resources.local_home import local_data_dir
 from churn_assets.resources.mlflow_store import prepare_local_store
@@ -71,19 +71,24 @@ def _job_or_hint(defs, job_name: str):
     return None, f"no job named '{job_name}'{hint} (jobs: {', '.join(names)})"
 
 
-def run(job_name: str, spec: str | None, verbose: bool = False) -> int:
-    """Materialize a job on the local instance; the last lines printed say why it failed."""
+def run(job_name: str, spec: str | None, verbose: bool = False, own_process: bool = False) -> int:
+    """Materialize a job on the local instance; the last lines printed say why it failed.
+
+    `own_process`: this process exists for this command (the console script), so it may start
+    the MLflow store's child early and freeze the collector's view of its imports (`cli_process`).
+    Callers inside another program (tests, notebooks) leave it False."""
     home = ensure_local_home()
-    with _store_prepared():
-        return _run(home, job_name, spec, verbose)
+    with _store_prepared(own_process):
+        return _run(home, job_name, spec, verbose, own_process)
 
 
 @contextlib.contextmanager
-def _store_prepared():
+def _store_prepared(own_process: bool):
     """A new local MLflow store is created (migrated) in a child process while this one imports
     Dagster and the code location and runs the data steps (see `mlflow_store`); waited for."""
     log = local_data_dir() / "logs" / "mlflow-store.log"
-    child = prepare_local_store(os.environ["MLFLOW_TRACKING_URI"], log)
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    child = prepare_local_store(uri, log) if own_process else None
     try:
         yield
     finally:
@@ -91,7 +96,7 @@ def _store_prepared():
             child.wait()
 
 
-def _run(home, job_name: str, spec: str | None, verbose: bool) -> int:
+def _run(home, job_name: str, spec: str | None, verbose: bool, own_process: bool) -> int:
     from dagster import DagsterInstance
 
     from churn_assets.definitions import defs
@@ -111,6 +116,8 @@ def _run(home, job_name: str, spec: str | None, verbose: bool) -> int:
         print(f"{job_name}: not started\n  {problem}")
         return 2
     run_config = {"resources": {"dataset": {"config": {"spec": spec}}}} if spec else {}
+    if own_process:
+        settle_imports()  # after the imports above: see cli_process
     log_path = local_data_dir() / "logs" / f"{job_name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with DagsterInstance.get() as instance:
@@ -208,20 +215,24 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument("--workers", type=int, default=2, help="worker processes")
     args = parser.parse_args(argv)
+    # No argv: the console script (or `python -m`), whose process ends with the command. A caller
+    # passing argv (tests, other programs) keeps its process as it was (see `cli_process`).
+    own_process = argv is None
     try:
-        return _command(args)
+        return _command(args, own_process)
     finally:
-        leave_quickly()
+        if own_process:
+            leave_quickly()
 
 
-def _command(args) -> int:
+def _command(args, own_process: bool) -> int:
     if args.command == "serve":
         from churn_assets.serving.server import serve
 
         use_local_mlflow()  # the local champion unless MLFLOW_TRACKING_URI says otherwise
         return serve(args.host, args.port, args.workers)
     if args.command == "run":
-        return run(args.job, args.spec, args.verbose)
+        return run(args.job, args.spec, args.verbose, own_process)
     if args.command == "models":
         return models()
     if args.command == "promote":

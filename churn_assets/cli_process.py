@@ -1,7 +1,19 @@
-"""What `churn-assets` does once its command has finished, so the process ends in a fraction of a
-second instead of about 4 s (profiled on `churn-assets run`, 20k rows, 2 cores)."""
+"""The `churn-assets` process and Python's garbage collector: the long-lived objects of its imports
+kept out of full collections while a job runs, and a prompt exit (profiled on `churn-assets run`,
+20k rows, 2 cores)."""
 
 import gc
+
+
+def settle_imports() -> None:
+    """Collect once, then move every object alive now to the collector's permanent generation
+    (`gc.freeze()`): after importing Dagster, the code location, MLflow and scikit-learn these
+    are about 450k module-level objects that live until exit. The job's hooks run a full
+    collection after every step (`resources/memory.py`), and each full collection over them costs
+    about 0.3-0.4 s CPU (about 5 s over `training_job`'s steps); frozen, it costs milliseconds.
+    Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def leave_quickly() -> None:
