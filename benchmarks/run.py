@@ -20,6 +20,7 @@ from benchmarks import (
     scale,
     scoring,
     serving,
+    storage_formats,
     training,
     training_1m,
 )
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "quality": quality.main,
     "first_run": first_run.run,
     "scale": scale.run,
+    "storage_formats": storage_formats.run,
 }
 
 
