@@ -1,12 +1,14 @@
 """Where `training_job`'s memory goes at N synthetic rows: peak RSS per step.
 
-`python -m benchmarks.scale_memory --rows=1000000 [--nice=5]` runs `churn-assets run --job
-training_job` on N synthetic rows in a private home (as `benchmarks.scale` does), samples the RSS of
-the run's process and of its process tree (loky workers) once a second, and splits the samples by
-the steps' start and end in the run's event log. RSS does not depend on the machine's load, so this
-may run beside other work (at a lower priority); its seconds are not a timing. Each size is
-merged into `results/scale_memory.json` by its row count (1M and 5M side by side), each with the
-parameters, git sha and machine load of its own run.
+`python -m benchmarks.scale_memory --rows=1000000 [--nice=5] [--step-processes]` runs
+`churn-assets run --job training_job [--step-processes]` on N synthetic rows in a private home
+(as `benchmarks.scale` does), samples the RSS of the run's process, of its process tree (loky
+workers; with `--step-processes` the steps' own processes) and of the largest single process
+once a second, and splits the samples by the steps' start and end in the run's event log. RSS
+does not depend on the machine's load, so this may run beside other work (at a lower priority);
+its seconds are not a timing. Each size and mode is merged into `results/scale_memory.json` (1M
+and 5M, one process and step processes, side by side), each with the parameters, git sha and
+machine load of its own run.
 """
 
 from __future__ import annotations
@@ -25,21 +27,26 @@ from benchmarks.common import RESULTS_DIR, ROOT, git_sha, load_average, row, wri
 from benchmarks.first_run import clean_env
 
 NAME = "scale_memory"
+ONE_PROCESS, STEP_PROCESSES = "one-process", "step-processes"
 
 
-def sample(pid: int) -> tuple[float, float, float]:
-    """(time, RSS of `pid`, RSS of `pid` and its descendants), in MiB."""
+def sample(pid: int) -> tuple[float, float, float, float]:
+    """(time, RSS of `pid`, RSS of `pid` and its descendants, largest RSS of any one of them),
+    in MiB. The sum counts pages that processes share (a fork's untouched pages) once per
+    process, so it is an upper bound."""
     import psutil
 
     proc = psutil.Process(pid)
     own = proc.memory_info().rss
-    total = own
+    total, largest = own, own
     for child in proc.children(recursive=True):
         try:
-            total += child.memory_info().rss
+            rss = child.memory_info().rss
         except psutil.NoSuchProcess:
             continue
-    return time.time(), own / 2**20, total / 2**20
+        total += rss
+        largest = max(largest, rss)
+    return time.time(), own / 2**20, total / 2**20, largest / 2**20
 
 
 def step_windows(home: Path) -> dict[str, tuple[float, float]]:
@@ -66,12 +73,15 @@ def per_step(samples: list[tuple[float, float, float]], windows) -> dict[str, di
                 "seconds": round(end - start, 1),
                 "peak_process_mib": round(max(s[1] for s in inside)),
                 "peak_tree_mib": round(max(s[2] for s in inside)),
+                "peak_largest_process_mib": round(max(s[3] for s in inside)),
                 "process_mib_at_end": round(inside[-1][1]),
             }
     return out
 
 
-def run(rows: int, nice: int) -> dict[str, Any]:
+def run(rows: int, nice: int, step_processes: bool = False) -> dict[str, Any]:
+    """`step_processes`: `churn-assets run --step-processes` (each step in a child of its own);
+    kept beside the one-process run of the same size."""
     load_at_start = load_average()
     with tempfile.TemporaryDirectory(prefix="churn-scale-memory-") as tmp:
         spec = yaml.safe_load((ROOT / "churn_assets/datasets/synthetic.yaml").read_text())
@@ -82,9 +92,10 @@ def run(rows: int, nice: int) -> dict[str, Any]:
         env = clean_env(home)
         env["PYTHONPATH"] = str(ROOT)
         cli = str(Path(sys.executable).parent / "churn-assets")
-        cmd = ["nice", "-n", str(nice), cli, "run", "--job", "training_job", "--spec"]
+        cmd = ["nice", "-n", str(nice), cli, "run", "--job", "training_job"]
+        cmd += ["--step-processes"] if step_processes else []
         proc = subprocess.Popen(
-            [*cmd, str(spec_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+            [*cmd, "--spec", str(spec_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
         )
         samples = []
         while proc.poll() is None:
@@ -101,36 +112,61 @@ def run(rows: int, nice: int) -> dict[str, Any]:
         "git_sha": git_sha(),
         "peak_process_mib": round(max(s[1] for s in samples)),
         "peak_tree_mib": round(max(s[2] for s in samples)),
+        "peak_largest_process_mib": round(max(s[3] for s in samples)),
+        "mode": STEP_PROCESSES if step_processes else ONE_PROCESS,
         "steps": steps,
         "output_tail": tail,
     }
     results["params"] = {"rows": rows, "nice": nice, "sample_seconds": 1}
     results["load_average_start"] = load_at_start
-    sizes = merged(_previous(), rows, results)
-    summary = [_summary_row(sizes[key]) for key in sorted(sizes, key=int)]
-    write_result(NAME, {"sizes": sorted(int(k) for k in sizes)}, sizes, summary, load_at_start)
+    sizes = merged(_previous(), rows, results, key=size_key(rows, step_processes))
+    summary = [_summary_row(sizes[key]) for key in sorted(sizes, key=_order)]
+    write_result(NAME, {"sizes": sorted(sizes, key=_order)}, sizes, summary, load_at_start)
     return {"results": results, "summary": summary}
 
 
+def size_key(rows: int, step_processes: bool) -> str:
+    """The results key: the row count, with ' step-processes' for a run of that mode."""
+    return f"{rows} {STEP_PROCESSES}" if step_processes else str(rows)
+
+
+def _order(key: str) -> tuple[int, str]:
+    return int(key.split()[0]), key
+
+
 def _summary_row(res: dict[str, Any]) -> dict[str, str]:
-    top = max(res["steps"].items(), key=lambda kv: kv[1]["peak_process_mib"])
+    if res.get("mode") == STEP_PROCESSES:
+        top = max(res["steps"].items(), key=lambda kv: kv[1]["peak_largest_process_mib"])
+        value = (
+            f"{res['peak_largest_process_mib']} MiB (largest process: a step's), "
+            f"{res['peak_tree_mib']} MiB (all processes summed)"
+        )
+        how = "each step in a process of its own (--step-processes)"
+    else:
+        top = max(res["steps"].items(), key=lambda kv: kv[1]["peak_process_mib"])
+        value = (
+            f"{res['peak_process_mib']} MiB (run process), {res['peak_tree_mib']} MiB "
+            "(with loky workers)"
+        )
+        how = "one process"
     return row(
         NAME,
-        f"training_job at {res['rows']:,} rows, peak RSS",
-        f"{res['peak_process_mib']} MiB (run process), {res['peak_tree_mib']} MiB "
-        "(with loky workers)",
+        f"training_job at {res['rows']:,} rows, {how}, peak RSS",
+        value,
         f"highest in {top[0]}; git {res.get('git_sha')}; per step in results/scale_memory.json",
     )
 
 
-def merged(previous: dict[str, Any], rows: int, results: dict[str, Any]) -> dict[str, Any]:
+def merged(
+    previous: dict[str, Any], rows: int, results: dict[str, Any], key: str | None = None
+) -> dict[str, Any]:
     """The sizes measured before (row count -> results), with `results` of `rows` rows put in
     (replacing an older run of the same size). `previous` is the stored document; one written
     before results were keyed by rows (a single size, results at the top) becomes one entry."""
     stored = previous.get("results", {})
     if "rows" in stored:  # the single-size layout: results of one run, its params beside them
         stored = {str(stored["rows"]): {**stored, "params": previous.get("params", {})}}
-    return {**stored, str(rows): results}
+    return {**stored, key or str(rows): results}
 
 
 def _previous() -> dict[str, Any]:
@@ -140,7 +176,8 @@ def _previous() -> dict[str, Any]:
 
 if __name__ == "__main__":
     args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
-    out = run(int(args.get("rows", 1_000_000)), int(args.get("nice", 5)))
+    isolated = "--step-processes" in sys.argv[1:]
+    out = run(int(args.get("rows", 1_000_000)), int(args.get("nice", 5)), isolated)
     for line in out["summary"]:
         print(line)
     print(json.dumps(out["results"]["steps"], indent=1))

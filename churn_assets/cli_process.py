@@ -30,10 +30,25 @@ def leave_quickly() -> None:
       to finish: the Dagster instance is closed by the command's `with`, MLflow's calls are
       synchronous and committed, and atexit handlers still run (before those collections).
     """
+    stop_joblib_workers()
+    gc.freeze()
+
+
+def stop_joblib_workers() -> None:
+    """Terminate joblib's idle worker processes, if this process started any."""
     executor = _joblib_workers()
     if executor is not None:
         executor.shutdown(wait=True, kill_workers=True)
-    gc.freeze()
+
+
+def in_step_process() -> bool:
+    """True in a process that runs one step and ends: a child of Dagster's multiprocess executor
+    (`churn-assets run --step-processes`, `dagster job execute` by default) or a step pod's
+    `dagster api execute_step`; false in a run's own process, which runs every step."""
+    import multiprocessing
+    import sys
+
+    return multiprocessing.parent_process() is not None or "execute_step" in sys.argv
 
 
 def _joblib_workers():

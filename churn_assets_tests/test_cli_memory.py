@@ -63,7 +63,7 @@ def two_steps(tmp_path, monkeypatch):
 
 def test_the_cli_frees_a_step_output_once_it_is_stored(two_steps, tmp_path):
     with DagsterInstance.ephemeral() as instance:
-        with cli._execute_in_this_process(two_steps, {}, instance) as result:
+        with cli._execute_steps(two_steps, {}, instance) as result:
             assert result.success, [e.message for e in result.all_events if e.is_failure]
             materialized = {
                 e.asset_key.to_user_string() for e in result.get_asset_materialization_events()

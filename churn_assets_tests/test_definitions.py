@@ -92,3 +92,46 @@ def test_cli_run_prints_a_summary(tmp_path, monkeypatch, capsys):
     assert "rows in 2500, kept" in printed
     home = tmp_path / "home" / "dagster_home"
     assert (home / "dagster.yaml").exists() and os.environ["DAGSTER_HOME"] == str(home)
+
+
+def _step_pids(home) -> dict[str, int]:
+    """step -> process id of its STEP_START, for the newest run under `home`."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster_home"))) as instance:
+        run = instance.get_runs(limit=1)[0]
+        return {
+            r.dagster_event.step_key: r.dagster_event.pid
+            for r in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
+        }
+
+
+def test_cli_run_with_step_processes_runs_each_step_in_its_own_process(
+    tmp_path, monkeypatch, capfd
+):
+    """`--step-processes`: a child per step, one at a time; without it every step runs in the
+    command's own process (the same spec, so the flag alone makes the difference)."""
+    from churn_assets import cli
+
+    spec = tmp_path / "small.yaml"
+    spec.write_text(
+        (Path(cli.__file__).parent / "datasets" / "synthetic.yaml")
+        .read_text()
+        .replace("n_rows: 20000", "n_rows: 2500")
+    )
+    for name, flags in (("isolated", ["--step-processes"]), ("together", [])):
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)  # each run its own home
+        monkeypatch.setenv("CHURN_HOME", str(tmp_path / name))
+        argv = ["run", "--job", "data_job", "--spec", str(spec), *flags]
+        assert cli.main(argv) == 0
+        printed = capfd.readouterr()
+        assert "data_job: SUCCESS" in printed.out
+        assert " - dagster - " not in printed.err + printed.out  # the steps' log: in the file
+        log = next((tmp_path / name / "logs").glob("data_job-*.log")).read_text()
+        assert "STEP_SUCCESS" in log and 'step "features"' in log
+    isolated, together = _step_pids(tmp_path / "isolated"), _step_pids(tmp_path / "together")
+    assert set(isolated) == set(together) and len(isolated) >= 3
+    assert os.getpid() not in isolated.values()
+    assert len(set(isolated.values())) == len(isolated)
+    assert set(together.values()) == {os.getpid()}

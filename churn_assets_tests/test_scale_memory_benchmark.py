@@ -28,3 +28,30 @@ def test_a_document_of_the_single_size_layout_becomes_one_entry_with_its_params(
 
 def test_nothing_stored_yet():
     assert merged({}, 5_000_000, {"rows": 5_000_000}) == {"5000000": {"rows": 5_000_000}}
+
+
+def test_a_step_processes_run_is_kept_beside_the_one_process_run_of_its_size():
+    from benchmarks.scale_memory import _order, size_key
+
+    five = {"rows": 5_000_000, "steps": {}}
+    isolated = {**five, "mode": "step-processes"}
+    sizes = merged({"results": {"5000000": five}}, 5_000_000, isolated, size_key(5_000_000, True))
+    assert sizes == {"5000000": five, "5000000 step-processes": isolated}
+    assert sorted([*sizes, "1000000"], key=_order)[0] == "1000000"
+
+
+def test_the_summary_of_a_step_processes_run_names_its_largest_process():
+    from benchmarks.scale_memory import _summary_row
+
+    step = {"peak_process_mib": 300, "peak_tree_mib": 7000, "peak_largest_process_mib": 5000}
+    res = {
+        "rows": 5_000_000,
+        "mode": "step-processes",
+        "peak_process_mib": 300,
+        "peak_tree_mib": 7000,
+        "peak_largest_process_mib": 5000,
+        "steps": {"promoted_model": step, "features": {**step, "peak_largest_process_mib": 900}},
+    }
+    line = _summary_row(res)
+    assert line["value"].startswith("5000 MiB (largest process")
+    assert "highest in promoted_model" in line["note"] and "--step-processes" in line["measurement"]
