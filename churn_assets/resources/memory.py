@@ -15,8 +15,6 @@ from functools import cache
 
 import pyarrow as pa
 
-from churn_assets.cli_process import in_step_process, stop_joblib_workers
-
 
 @cache
 def _malloc_trim():
@@ -34,12 +32,7 @@ def release_arrow_pool() -> None:
 
 
 def release_memory() -> None:
-    """Collect cyclic garbage, then return Arrow's and malloc's free pages to the system. In a
-    process that ends with its step, also stop joblib's idle workers: left alone they hold the
-    process's exit for loky's idle timeout (5 min), so the run waited that long after each step
-    that used them."""
-    if in_step_process():
-        stop_joblib_workers()
+    """Collect cyclic garbage, then return Arrow's and malloc's free pages to the system."""
     gc.collect()
     release_arrow_pool()
     trim = _malloc_trim()

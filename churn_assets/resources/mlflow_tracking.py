@@ -23,6 +23,7 @@ from typing import TypeVar
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from churn_assets.cli_process import in_step_process, stop_joblib_workers
 from churn_assets.resources.mlflow_retry import (
     MlflowPermissionError,
     MlflowUnavailableError,
@@ -80,12 +81,19 @@ class MlflowResource(ConfigurableResource):
             self.check()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        """Give MLflow back the URIs it had (MLflow 3 also mirrors them into the environment)."""
+        """Give MLflow back the URIs it had (MLflow 3 also mirrors them into the environment).
+
+        In a process that ends with its step (`in_step_process`), also stop joblib's idle
+        workers: left alone they held the process's exit for loky's idle timeout, 5 minutes after
+        each step that trained or scored in parallel. Every such step uses this resource, in a
+        job or in an asset selection launched from the UI alike."""
         import mlflow
 
         if self._previous_uris is not None:
             mlflow.set_tracking_uri(self._previous_uris[0])
             mlflow.set_registry_uri(self._previous_uris[1])
+        if in_step_process():
+            stop_joblib_workers()
 
     def call(self, what: str, fn: Callable[..., T], *args, **kwargs) -> T:
         """`fn(*args, **kwargs)` with connection failures retried; `what` names it in errors."""

@@ -86,7 +86,7 @@ def _step_process(results) -> None:
     from joblib import Parallel, delayed
 
     from churn_assets.cli_process import in_step_process
-    from churn_assets.resources.memory import release_memory
+    from churn_assets.resources.mlflow_tracking import MlflowResource
 
     Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4))  # leaves idle loky workers
 
@@ -95,13 +95,14 @@ def _step_process(results) -> None:
         return sum("popen_loky" in " ".join(c.cmdline()) for c in children)
 
     before = loky_workers()
-    release_memory()
+    MlflowResource(tracking_uri="file:///nowhere").teardown_after_execution(None)  # step's end
     results.put((in_step_process(), before, loky_workers()))
 
 
 def test_a_step_process_stops_its_idle_joblib_workers_and_exits_promptly():
     """Left alone, loky's idle workers held a step process's exit for their 5-minute idle
-    timeout (`churn-assets run --step-processes` took 6 min instead of 72 s at 20k rows)."""
+    timeout (`churn-assets run --step-processes` took 6 min instead of 72 s at 20k rows). Every
+    step that uses them uses the MLflow resource, whose teardown stops them."""
     import multiprocessing
 
     from churn_assets.cli_process import in_step_process
