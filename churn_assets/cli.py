@@ -83,7 +83,7 @@ def run(
     `own_process`: this process exists for this command (the console script), so it may start
     the MLflow store's child early and freeze the collector's view of its imports (`cli_process`).
     Callers inside another program (tests, notebooks) leave it False.
-    `step_processes`: each step in a process of its own, one at a time (see `_execute`)."""
+    `step_processes`: each step in a process of its own, one at a time (see `_execute_steps`)."""
     home = ensure_local_home()
     with _store_prepared(own_process):
         return _run(home, job_name, spec, verbose, own_process, step_processes)
