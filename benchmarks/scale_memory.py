@@ -83,6 +83,7 @@ def run(rows: int, nice: int, step_processes: bool = False) -> dict[str, Any]:
     """`step_processes`: `churn-assets run --step-processes` (each step in a child of its own);
     kept beside the one-process run of the same size."""
     load_at_start = load_average()
+    sha = git_sha()  # the code the run starts with (the checkout may move during an hour-long run)
     with tempfile.TemporaryDirectory(prefix="churn-scale-memory-") as tmp:
         spec = yaml.safe_load((ROOT / "churn_assets/datasets/synthetic.yaml").read_text())
         spec["source"]["synthetic"]["n_rows"] = rows
@@ -109,7 +110,7 @@ def run(rows: int, nice: int, step_processes: bool = False) -> dict[str, Any]:
     results = {
         "rows": rows,
         "returncode": proc.returncode,
-        "git_sha": git_sha(),
+        "git_sha": sha,
         "peak_process_mib": round(max(s[1] for s in samples)),
         "peak_tree_mib": round(max(s[2] for s in samples)),
         "peak_largest_process_mib": round(max(s[3] for s in samples)),
