@@ -14,13 +14,12 @@ Everything runs in this process (CPU time is reported next to wall time: the mac
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.common import load_average, row, write_result
+from benchmarks.common import load_average, row, timed_call, write_result
 from churn_assets.ml.promotion import bootstrap_auc_difference
 from churn_assets.ml.promotion.resampling import rank_auc, resample_chunks
 
@@ -36,12 +35,6 @@ def _holdout(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     good = 1 / (1 + np.exp(-(1.8 * y - 1.2 + rng.normal(0, 1.0, rows))))
     weak = 1 / (1 + np.exp(-(1.4 * y - 1.2 + rng.normal(0, 1.0, rows))))
     return y, np.round(good, 3), np.round(weak, 3)  # rounded: ties, as real scores have
-
-
-def _timed(fn, *args) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn(*args)
-    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _loop(y, a, b, n: int) -> np.ndarray:
@@ -84,9 +77,9 @@ def main(quick: bool = False) -> dict[str, Any]:
     summary: list[dict[str, str]] = []
     for rows in params["rows"]:
         y, good, weak = _holdout(rows)
-        ours, wall, cpu = _timed(bootstrap_auc_difference, y, good, weak, RESAMPLES, SEED)
+        ours, wall, cpu = timed_call(bootstrap_auc_difference, y, good, weak, RESAMPLES, SEED)
         k = params["loop_resamples"]
-        loop, loop_wall, loop_cpu = _timed(_loop, y, good, weak, k)
+        loop, loop_wall, loop_cpu = timed_call(_loop, y, good, weak, k)
         scale = RESAMPLES / k
         agree = float(np.nanmax(np.abs(loop - _vectorised_diffs(y, good, weak, k))))
         results[str(rows)] = {

@@ -167,6 +167,13 @@ def worker_main(tasks: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) ->
     out.write_text(json.dumps(result, default=str))
 
 
+def timed_call(fn, *args) -> tuple[Any, float, float]:
+    """`fn(*args)` with its wall and CPU seconds (this process, all threads): (out, wall, cpu)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def row(benchmark: str, measurement: str, value: str, note: str = "") -> dict[str, str]:
     """One line of the summary table."""
     return {"benchmark": benchmark, "measurement": measurement, "value": value, "note": note}

@@ -24,11 +24,18 @@ import pickle
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS_DIR, load_average, row, run_worker, worker_main, write_result
+from benchmarks.common import (
+    RESULTS_DIR,
+    load_average,
+    row,
+    run_worker,
+    timed_call,
+    worker_main,
+    write_result,
+)
 
 NAME = "storage_formats"
 WORKER = "benchmarks.storage_formats"
@@ -105,12 +112,6 @@ def decode(payload, container: str):
     return table.to_pandas(types_mapper=mapping.get)
 
 
-def _timed(fn, *args) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn(*args)
-    return out, time.process_time() - cpu, time.perf_counter() - wall
-
-
 def measure_format(params: dict[str, Any]) -> dict[str, Any]:
     """Worker: encode, hash and decode every table in one format, `repeats` times each."""
     import pandas as pd
@@ -124,13 +125,13 @@ def measure_format(params: dict[str, Any]) -> dict[str, Any]:
     for name, frame in tables.items():
         runs: dict[str, list[float]] = {}
         for _ in range(params["repeats"]):
-            payload, cpu, wall = _timed(encode, frame, container, compression)
+            payload, wall, cpu = timed_call(encode, frame, container, compression)
             runs.setdefault("encode_cpu", []).append(cpu)
             runs.setdefault("encode_wall", []).append(wall)
-            _, cpu, _ = _timed(hashlib.sha256, payload)
+            _, _, cpu = timed_call(hashlib.sha256, payload)
             runs.setdefault("hash_cpu", []).append(cpu)
             if name in READ_BACK:
-                loaded, cpu, wall = _timed(decode, payload, container)
+                loaded, wall, cpu = timed_call(decode, payload, container)
                 runs.setdefault("decode_cpu", []).append(cpu)
                 runs.setdefault("decode_wall", []).append(wall)
                 pd.testing.assert_frame_equal(loaded, reference[name])
