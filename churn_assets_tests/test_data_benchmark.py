@@ -57,3 +57,57 @@ def test_a_failed_size_is_one_error_row():
             "note": "worker timed out after 900 s",
         }
     ]
+
+
+def _fake_worker(cpu: dict[str, list[float]], calls: list[str]):
+    """A run_worker that hands out the given CPU seconds per task in call order."""
+
+    def run(module, task, params, timeout):
+        calls.append(task)
+        seconds = cpu[task].pop(0)
+        if seconds is None:
+            return {"error": "worker failed"}
+        return {
+            "rows": params["rows"],
+            "seconds": {"total": seconds, "validate": seconds / 2},
+            "cpu_seconds": {"total": seconds},
+            "validate_rows_per_second": 1000.0,
+            "process_seconds": 5.0,
+            "peak_rss_mb": 100.0,
+            "outside_steps_seconds": 0.1,
+        }
+
+    return run
+
+
+def test_runs_alternate_in_pairs_and_the_judged_ratio_is_the_median_of_the_pairs(monkeypatch):
+    import benchmarks.data_assets as data_assets
+
+    calls: list[str] = []
+    # The machine slows down over the run: both runs of each pair share the slowdown.
+    cpu = {"direct": [10.0, 20.0, 30.0], "dagster": [11.0, 26.0, 33.0]}
+    monkeypatch.setattr(data_assets, "run_worker", _fake_worker(cpu, calls))
+    monkeypatch.setattr(data_assets, "git_sha", lambda: "abc")
+    params = {**data_assets._params(quick=False), "pairs": 3}
+    entry = data_assets.measure_size(1_000_000, params)
+    assert calls == ["direct", "dagster", "dagster", "direct", "direct", "dagster"]
+    assert entry["pair_ratios_cpu"] == [1.1, 1.3, 1.1]
+    assert entry["ratio_cpu_dagster_over_direct"] == 1.1  # the median pair
+    assert entry["ratio_cpu_of_medians"] == 1.3  # 26 / 20: the drift left in
+    assert entry["direct"]["repeats"] == 3 and len(entry["dagster"]["runs"]) == 3
+    note = _ratio_row(1_000_000, entry)["note"]
+    assert "median of 3 alternated pairs (1.10, 1.30, 1.10)" in note and "met" in note
+
+
+def test_pairs_stop_at_a_failed_run_and_the_size_reports_it(monkeypatch):
+    import benchmarks.data_assets as data_assets
+
+    calls: list[str] = []
+    cpu = {"direct": [10.0, 10.0], "dagster": [11.0, None]}
+    monkeypatch.setattr(data_assets, "run_worker", _fake_worker(cpu, calls))
+    monkeypatch.setattr(data_assets, "git_sha", lambda: "abc")
+    params = {**data_assets._params(quick=False), "pairs": 5}
+    entry = data_assets.measure_size(1_000_000, params)
+    assert calls == ["direct", "dagster", "dagster", "direct"]
+    assert entry["pair_ratios_cpu"] == [1.1]  # the failed pair is not judged
+    assert entry["dagster"]["failed_runs"] == ["worker failed"]
