@@ -34,7 +34,7 @@ def direct(params: dict[str, Any]) -> dict[str, Any]:
     t0, cpu0 = time.perf_counter(), time.process_time()
     raw = DatasetResource(spec="synthetic").load_table(spec)
     t1 = time.perf_counter()
-    result = validate(raw, spec)
+    result = validate(raw, spec, arrow_text=True)  # as validate_dataset calls it
     t2 = time.perf_counter()
     fspec = feature_spec(spec, typed_columns(result.valid, spec))
     table = build_features(result.valid, spec, fspec, spec.id_name)

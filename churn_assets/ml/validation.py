@@ -42,7 +42,14 @@ from churn_assets.ml.validation_rules import (
     numeric_rules,
     spec_rules,
 )
-from churn_assets.ml.validation_types import infer_types, on_uniques, strip_text, text_as_arrow
+from churn_assets.ml.validation_types import (
+    TEXT,
+    infer_types,
+    on_uniques,
+    strip_text,
+    text_as_arrow,
+    text_on_uniques,
+)
 
 __all__ = [
     "REASONS_COLUMN",
@@ -58,7 +65,9 @@ __all__ = [
 ]
 
 
-def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) -> ValidationResult:
+def validate(
+    raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True, arrow_text: bool = False
+) -> ValidationResult:
     """Apply the row-level rules of the module docstring.
 
     Returns the validated rows (numeric columns as float, categorical as text, target as 0/1 in
@@ -67,6 +76,11 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) 
 
     With `require_target=False` (incoming batches scored before their labels arrive) the target
     may be absent or missing; labels that are present are still checked and mapped.
+
+    `arrow_text=True` gives the categorical and id columns as Arrow-backed text (`TEXT`, missing
+    as NaN) instead of objects (str/None): for a caller that only stores the table (Parquet
+    encodes it without visiting a Python object per cell, and reads it back as str/None).
+    Models must get the object columns (scikit-learn's imputer tells None from NaN).
     """
     _require_columns(raw, spec, require_target)
     check_names(raw, spec)
@@ -79,7 +93,7 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) 
         )
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     ids, problems, duplicates = id_rules(raw, spec)
-    out[spec.id_name] = ids
+    out[spec.id_name] = ids.astype(TEXT) if arrow_text and ids.dtype == object else ids
     problems += nul_rules(raw)
     if spec.target_column in raw.columns:
         out[TARGET], target_problems = target_rules(raw, spec, training=require_target)
@@ -89,7 +103,8 @@ def validate(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool = True) 
         out[col], numeric_problems, invalid_values[col] = numeric_rules(raw, col, spec)
         problems += numeric_problems
     for col in types.categorical:
-        out[col] = on_uniques(raw[col].reset_index(drop=True), strip_text)
+        spread = text_on_uniques if arrow_text else on_uniques
+        out[col] = spread(raw[col].reset_index(drop=True), strip_text)
     problems += spec_rules(out, spec, types)
     if spec.date_column:
         out[spec.date_column], date_problem = date_rule(raw, spec.date_column)

@@ -62,6 +62,14 @@ def on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Se
     return result.where(codes >= 0, None)
 
 
+def text_on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`on_uniques` giving Arrow-backed text (`TEXT`, missing as NaN): the distinct results are
+    spread back by an Arrow take, without a Python object per cell."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = pd.array(fn(pd.Series(uniques, dtype=object)).to_numpy(), dtype=TEXT)
+    return pd.Series(mapped.take(codes, allow_fill=True), index=series.index)
+
+
 def mask_on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> np.ndarray:
     """A boolean mask from `fn` (Series -> bool Series) run on the distinct values; NaN is False."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)

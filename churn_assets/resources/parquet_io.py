@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import weakref
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     ConfigurableIOManager,
+    DagsterInvariantViolationError,
     InitResourceContext,
     InputContext,
     MetadataValue,
@@ -32,6 +34,7 @@ from dagster_aws.s3 import S3Resource
 from upath import UPath
 
 from churn_assets.ml.validation_types import TEXT
+from churn_assets.resources import handoff
 from churn_assets.resources.memory import release_arrow_pool
 from churn_assets.resources.storage import is_local, local_path, s3_path, uri, write_atomic
 
@@ -132,6 +135,14 @@ def _arrow_text_frame(payload: bytes) -> pd.DataFrame:
     return pq.ParquetFile(pa.BufferReader(payload)).read().to_pandas(types_mapper=mapping.get)
 
 
+def _step_of(context: OutputContext) -> str:
+    """The run and step that stored an output; a context built by hand (tests) has no step."""
+    try:
+        return f"{context.run_id}/{context.step_key}"
+    except DagsterInvariantViolationError:
+        return f"{context.run_id}/{context.asset_key.to_user_string()}"
+
+
 def _suffixed(path: UPath, suffix: str) -> UPath:
     return path.with_name(f"{path.name}.{suffix}")
 
@@ -156,7 +167,10 @@ class ParquetUPathIOManager(UPathIOManager):
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         payload, suffix, metadata = _serialize(obj)
         release_arrow_pool()  # the encoding's buffers, freed into Arrow's pool
-        location = write_atomic(_suffixed(path, suffix), payload)
+        target = _suffixed(path, suffix)
+        location = write_atomic(target, payload)
+        if isinstance(obj, pd.DataFrame) and context.has_asset_key:  # for the next step here
+            handoff.keep(_step_of(context), str(target), metadata["data_version"].value, obj)
         # An asset that changed type (a DataFrame, now a dict) must not leave its old value to be
         # loaded instead of the new one.
         for other in set(SUFFIXES) - {suffix}:
@@ -178,7 +192,12 @@ class ParquetUPathIOManager(UPathIOManager):
                     with candidate.open("rb") as handle:  # the footer only, no row decoded
                         return pq.read_schema(handle).empty_table().to_pandas()
                 payload = candidate.read_bytes()
-                if suffix == "parquet" and (context.definition_metadata or {}).get(ARROW_TEXT):
+                arrow_text = bool((context.definition_metadata or {}).get(ARROW_TEXT))
+                if suffix == "parquet":
+                    kept = handoff.take(str(candidate), arrow_text, partial(_hash, payload))
+                    if kept is not None:
+                        return kept
+                if suffix == "parquet" and arrow_text:
                     value = _arrow_text_frame(payload)
                 else:
                     value = _deserialize(payload, suffix)
