@@ -58,6 +58,7 @@ GROUPS = {
         [f"{ML}.validation", f"{ML}.validation_rules", f"{ML}.validation_checks"],
         [
             f"{TESTS}/test_validation_mutants.py",
+            f"{TESTS}/test_validation_arrow_text.py",  # validate(arrow_text=True)
             f"{TESTS}/test_validation_checks.py",
             "churn_assets_tests/hostile/test_files.py",
             f"{TESTS}/test_bad_input.py",
