@@ -5,6 +5,8 @@ Every DataFrame output is written atomically (see `storage.write_atomic`) and re
 sees what was stored. JSON-able dicts are stored as JSON beside them. Nothing is pickled.
 `UPathIOManager` lays out the paths: `<root>/<asset key>[/<partition>]`, op outputs under
 `op_outputs/<run>/<step>/<output>`; the suffix (.parquet or .json) follows the value's type.
+A table is still written when the next step runs in the same process, but that step may get the
+stored frame itself instead of decoding the file (`handoff.py` says when).
 """
 
 import hashlib
