@@ -6,7 +6,7 @@ one process with no IO. Both at each row count, each run in a fresh process (see
 alternated in pairs (b a, a b, ...): this machine's speed drifts by 10-40% over minutes, and the
 two runs of a pair share it, so the judged ratio is the median of the pairs' CPU ratios.
 
-`python -m benchmarks.data_assets [--quick] [--rows=5000000]` merges each size into
+`python -m benchmarks.data_assets [--quick] [--rows=5000000] [--pairs=9]` merges each size into
 `results/data_assets.json`; `--rejudge` rebuilds its summary from the stored measurements.
 """
 
@@ -189,12 +189,16 @@ def measure_size(rows: int, params: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False, sizes: tuple[int, ...] | None = None, pairs: int | None = None
+) -> dict[str, Any]:
     """Measure each size (default 100k and 1M) and merge it by size into
     results/data_assets.json, so sizes measured in separate runs (5M apart) stand side by side;
     write the file, return the document's parts."""
     load_at_start = load_average()
     params = _params(quick)
+    if pairs:
+        params["pairs"] = pairs
     results = _previous_results()
     for rows in sizes or params["rows"]:
         results[str(rows)] = measure_size(rows, params)
@@ -232,6 +236,7 @@ if __name__ == "__main__":
     else:
         arg = next((a for a in sys.argv if a.startswith("--rows=")), None)
         chosen = tuple(int(x) for x in arg.split("=", 1)[1].split(",")) if arg else None
-        lines = run(quick="--quick" in sys.argv, sizes=chosen)["summary"]
+        pairs = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--pairs=")), None)
+        lines = run(quick="--quick" in sys.argv, sizes=chosen, pairs=pairs)["summary"]
     for line in lines:
         print(line)
