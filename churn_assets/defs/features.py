@@ -86,11 +86,12 @@ def features(
         .reset_index()
     )
     context.log.info(f"split: {balance.to_dict(orient='records')}")
+    rows = dict(zip(balance[SPLIT], balance["rows"], strict=True))  # no second pass over SPLIT
     return versioned(
         table,
         metadata={
-            "train_rows": int((table[SPLIT] == "train").sum()),
-            "test_rows": int((table[SPLIT] == "test").sum()),
+            "train_rows": int(rows.get("train", 0)),
+            "test_rows": int(rows.get("test", 0)),
             "class_balance": table_md(balance),
         },
     )
