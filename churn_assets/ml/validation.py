@@ -117,23 +117,25 @@ def validate(
 
 
 def _require_columns(raw: pd.DataFrame, spec: DatasetSpec, require_target: bool) -> None:
-    if require_target and spec.target_column not in raw.columns:
+    # The source's columns as the user wrote them: not those the pipeline adds (the training
+    # set's provenance, a publisher's split), which would hide a one-column file.
+    columns = [c for c in raw.columns if c not in (PROVENANCE, SPLIT_COLUMN)]
+    if require_target and spec.target_column not in columns:
         hint = "set target_column in the dataset spec"
-        if len(raw.columns) == 1 and any(sep in str(raw.columns[0]) for sep in ";\t|"):
+        if len(columns) == 1 and any(sep in str(columns[0]) for sep in ";\t|"):
             hint = "the file has a single column: set source.delimiter (e.g. ';') in the spec"
         raise SchemaError(
-            f"target column '{spec.target_column}' is not in the table "
-            f"(columns: {list(raw.columns)}); {hint}"
+            f"target column '{spec.target_column}' is not in the table (columns: {columns}); {hint}"
         )
-    if spec.id_column and spec.id_column not in raw.columns:
+    if spec.id_column and spec.id_column not in columns:
         raise SchemaError(
-            f"id column '{spec.id_column}' is not in the table (columns: {list(raw.columns)}); "
+            f"id column '{spec.id_column}' is not in the table (columns: {columns}); "
             "set id_column in the dataset spec, or remove it to use row numbers"
         )
-    if spec.date_column and spec.date_column not in raw.columns:
+    if spec.date_column and spec.date_column not in columns:
         raise SchemaError(
             f"date column '{spec.date_column}' is not in the table "
-            f"(columns: {list(raw.columns)}); fix date_column in the dataset spec"
+            f"(columns: {columns}); fix date_column in the dataset spec"
         )
 
 

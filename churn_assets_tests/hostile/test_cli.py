@@ -76,6 +76,17 @@ def test_failed_step_is_explained_last_and_the_event_log_goes_to_a_file(home, tm
     assert "STEP_FAILURE" in log.read_text()
 
 
+def test_a_semicolon_file_is_told_to_set_its_delimiter(home, tmp_path, capsys):
+    csv = "id;tenure;plan;churn\n" + "".join(f"{i};{i % 70};basic;Yes\n" for i in range(50))
+    assert cli.main(["run", "--job", "data_job", "--spec", _spec(tmp_path, csv)]) == 1
+    lines, _ = _printed(capsys)
+    assert lines[-1] == (
+        "  step 'validate_dataset' failed: SchemaError: target column 'churn' is not in the "
+        "table (columns: ['id;tenure;plan;churn']); the file has a single column: set "
+        "source.delimiter (e.g. ';') in the spec"
+    )
+
+
 @pytest.mark.slow
 def test_failed_check_is_explained_with_its_column(home, tmp_path, capsys):
     csv = table(edit=lambda i, line: line.replace(f"{20 + i}.5", "#VALUE!") if i % 5 == 0 else line)

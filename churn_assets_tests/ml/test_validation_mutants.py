@@ -67,6 +67,32 @@ def test_a_missing_target_names_the_columns_and_the_fix():
     )
 
 
+def test_the_pipelines_own_columns_are_not_listed_and_do_not_hide_a_one_column_file():
+    # raw_dataset adds the training set's provenance (and a publisher's split) to every table
+    from churn_assets.ml.validation_base import PROVENANCE
+
+    one_column = (
+        "target column 'churn' is not in the table (columns: ['id;tenure;churn']); "
+        "the file has a single column: set source.delimiter (e.g. ';') in the spec"
+    )
+    for added in (PROVENANCE, SPLIT_COLUMN):
+        assert refused(pd.DataFrame({"id;tenure;churn": ["a;1;Yes"], added: ["x"]})) == one_column
+    with_provenance = table().assign(**{PROVENANCE: "source", SPLIT_COLUMN: "train"})
+    assert refused(with_provenance.drop(columns="churn")) == (
+        "target column 'churn' is not in the table (columns: ['id', 'tenure', 'plan']); "
+        "set target_column in the dataset spec"
+    )
+    assert refused(with_provenance.drop(columns="id")) == (
+        "id column 'id' is not in the table (columns: ['tenure', 'plan', 'churn']); "
+        "set id_column in the dataset spec, or remove it to use row numbers"
+    )
+    dated = SPEC.model_copy(update={"date_column": "signup"})
+    assert refused(with_provenance, dated) == (
+        "date column 'signup' is not in the table (columns: ['id', 'tenure', 'plan', 'churn']); "
+        "fix date_column in the dataset spec"
+    )
+
+
 def test_an_unlabeled_batch_without_the_target_is_validated():
     result = validate(table().drop(columns="churn"), SPEC, require_target=False)
     assert TARGET not in result.valid and result.report.positive_rate == 0.0
