@@ -170,7 +170,10 @@ class ModelRegistry:
         on the holdout rows. The registered challenger and its evidence model must load and give
         in-range, non-constant probabilities, else it is refused whatever `force` says. A
         champion that no longer loads is reported and the challenger is judged on the
-        thresholds alone. `force` skips the gate and is recorded.
+        thresholds alone. A champion that cannot score the holdout (its input columns are not
+        the table's: a model of another dataset) refuses the challenger with that reason, so a
+        switched dataset never replaces a serving champion silently. `force` skips the gate
+        and is recorded.
         """
         self.client.set_registered_model_alias(self.name, CHALLENGER, version)
         previous = self.alias_version(CHAMPION)
@@ -196,11 +199,21 @@ class ModelRegistry:
                 )
             except RegistryError as exc:
                 notes["champion_unloadable"] = str(exc)
+            except KeyError as exc:  # it takes columns this table lacks: another table's model
+                notes["champion_other_table"] = (
+                    f"champion v{previous} of '{self.name}' cannot score this holdout "
+                    f"({exc.args[0]}): it was trained on another table, and a challenger is "
+                    "compared with the champion on the same rows. Give this dataset its own "
+                    "registered model (the mlflow_tracking resource's registered_model_name) "
+                    "or its own CHURN_HOME, or promote this version with force"
+                )
         by_segment = segment_rule(gate, y_holdout, proba, champion_proba, segments)
         decision = decide_promotion(metrics, gate, comparison, by_segment)
         evidence = {**decision.evidence, **notes}
         promote, reason = decision.promote, decision.reason
-        if notes:
+        if "champion_other_table" in notes:
+            promote, reason = False, f"refused: {notes['champion_other_table']}"
+        elif notes:
             reason = f"{reason} (champion v{previous} does not load; judged on thresholds only)"
         if force and not promote:
             promote, reason = True, f"forced by operator; the gate said: {reason}"

@@ -401,3 +401,33 @@ def test_the_segment_rule_refuses_only_when_on(home, pipelines):
     off = reg.promote(bad, X, y, THRESHOLD, GateConfig(**LOOSE_GATE), segments=segments)
     assert off.promoted, off.reason
     assert off.evidence["segments"] is None and reg.alias_version(CHAMPION) == bad
+
+
+def test_a_champion_of_another_table_refuses_the_challenger_unless_forced(home, pipelines):
+    """The same home, another dataset: the champion takes a column the new table lacks."""
+    reg, (X, y) = home.registry(), home.holdout()
+    good = champion_of(home, version_with(home, pipelines, "good"))
+    fspec = stored_spec(home.path / "assets")
+    dropped = fspec.numeric[0]
+    narrow = FeatureSpec.from_dict(
+        {**fspec.to_dict(), "numeric": [c for c in fspec.numeric if c != dropped]}
+    )
+    X_train, y_train = stored_split(home.path / "assets", "train")
+    X_train, X = X_train.drop(columns=dropped), X.drop(columns=dropped)
+    model = Pipeline(
+        [
+            ("preprocess", build_preprocessor(narrow)),
+            ("model", LogisticRegression(class_weight="balanced", max_iter=1000)),
+        ]
+    ).fit(X_train, y_train)
+    other = home.add_version(model, X_train)
+    outcome = reg.promote(other, X, y, THRESHOLD, GATE)
+    assert not outcome.promoted and reg.alias_version(CHAMPION) == good
+    assert outcome.reason.startswith(
+        f"refused: champion v{good} of '{MODEL_NAME}' cannot score this holdout "
+        f"(missing input columns: {dropped}): it was trained on another table"
+    )
+    assert "registered_model_name" in outcome.reason and "CHURN_HOME" in outcome.reason
+    forced = reg.promote(other, X, y, THRESHOLD, GATE, force=True)
+    assert forced.promoted and reg.alias_version(CHAMPION) == other
+    assert forced.reason.startswith("forced by operator; the gate said: refused: champion")
