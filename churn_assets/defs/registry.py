@@ -241,12 +241,21 @@ def champion_loads_and_scores(
     sample = validated_dataset.sample(min(SAMPLE_ROWS, len(validated_dataset)), random_state=0)
     try:
         model = registry.load(champion)
+        missing = [c for c in model.feature_names_in_ if c not in sample.columns]
+        if missing:  # a model of another table (see the gate's reason on promoted_model)
+            raise KeyError(
+                f"v{champion} cannot score these rows: it takes columns they lack "
+                f"({', '.join(map(str, missing))}); it was trained on another table"
+            )
         proba = model.predict_proba(sample[list(model.feature_names_in_)])[:, 1]
         check_scores(proba)
     except (RegistryError, ValueError, KeyError) as exc:
         return AssetCheckResult(
             passed=False,
-            metadata={"observed": str(exc), "threshold": "loads; probabilities in [0,1], varied"},
+            metadata={
+                "observed": exc.args[0] if isinstance(exc, KeyError) else str(exc),
+                "threshold": "loads; probabilities in [0,1], varied",
+            },
         )
     return AssetCheckResult(
         passed=True,

@@ -431,3 +431,24 @@ def test_a_champion_of_another_table_refuses_the_challenger_unless_forced(home, 
     forced = reg.promote(other, X, y, THRESHOLD, GATE, force=True)
     assert forced.promoted and reg.alias_version(CHAMPION) == other
     assert forced.reason.startswith("forced by operator; the gate said: refused: champion")
+
+
+def test_the_champion_check_says_which_columns_a_champion_of_another_table_lacks(home, pipelines):
+    reg, (X, _) = home.registry(), home.holdout()
+    good = champion_of(home, version_with(home, pipelines, "good"))
+    dropped = stored_spec(home.path / "assets").numeric[0]
+    result = registry.champion_loads_and_scores(
+        mlflow_tracking=home.tracking(),
+        validated_dataset=X.drop(columns=dropped),
+        promoted_model={},
+    )
+    assert not result.passed
+    assert result.metadata["observed"].value == (
+        f"v{good} cannot score these rows: it takes columns they lack ({dropped}); "
+        "it was trained on another table"
+    )
+    assert reg.alias_version(CHAMPION) == good
+    passed = registry.champion_loads_and_scores(
+        mlflow_tracking=home.tracking(), validated_dataset=X, promoted_model={}
+    )
+    assert passed.passed
