@@ -40,9 +40,11 @@ def _summary(result) -> list[str]:
             if md["best"] in maps:
                 lines.append(f"    {maps[md['best']]}")
         if key == "promoted_model":
+            champion = md["champion_version"]
+            now = "no champion yet" if champion == "none" else f"champion is v{champion}"
             lines.append(
                 f"  promoted model: v{md['version']} ({md['family']}) {md['decision']}; "
-                f"champion is v{md['champion_version']}\n    {md['reason']}"
+                f"{now}\n    {md['reason']}"
             )
     return lines
 

@@ -58,3 +58,29 @@ def test_no_map_and_calibration_off_are_said_in_words():
 def test_a_run_without_trained_models_prints_no_map_line():
     lines = _summary(_result(EVALUATION))
     assert not any("probabilities" in line for line in lines)
+
+
+def _promoted(champion: str) -> SimpleNamespace:
+    return _event(
+        "promoted_model",
+        version="2",
+        family="random_forest",
+        decision="refused",
+        champion_version=champion,
+        reason="Not promoted: roc_auc 0.5289 is below the minimum 0.7500.",
+    )
+
+
+def _promotion_line(champion: str) -> str:
+    lines = _summary(_result(_promoted(champion)))
+    return next(line for line in lines if line.startswith("  promoted model"))
+
+
+def test_the_promotion_line_names_the_champion_or_says_there_is_none():
+    assert _promotion_line("1").startswith(
+        "  promoted model: v2 (random_forest) refused; champion is v1\n"
+    )
+    assert _promotion_line("none") == (
+        "  promoted model: v2 (random_forest) refused; no champion yet\n"
+        "    Not promoted: roc_auc 0.5289 is below the minimum 0.7500."
+    )
