@@ -239,23 +239,23 @@ def champion_loads_and_scores(
             metadata={"observed": "no champion", "threshold": "a champion that loads"},
         )
     sample = validated_dataset.sample(min(SAMPLE_ROWS, len(validated_dataset)), random_state=0)
+    threshold = "loads; probabilities in [0,1], varied"
     try:
         model = registry.load(champion)
         missing = [c for c in model.feature_names_in_ if c not in sample.columns]
         if missing:  # a model of another table (see the gate's reason on promoted_model)
-            raise KeyError(
+            observed = (
                 f"v{champion} cannot score these rows: it takes columns they lack "
                 f"({', '.join(map(str, missing))}); it was trained on another table"
+            )
+            return AssetCheckResult(
+                passed=False, metadata={"observed": observed, "threshold": threshold}
             )
         proba = model.predict_proba(sample[list(model.feature_names_in_)])[:, 1]
         check_scores(proba)
     except (RegistryError, ValueError, KeyError) as exc:
         return AssetCheckResult(
-            passed=False,
-            metadata={
-                "observed": exc.args[0] if isinstance(exc, KeyError) else str(exc),
-                "threshold": "loads; probabilities in [0,1], varied",
-            },
+            passed=False, metadata={"observed": str(exc), "threshold": threshold}
         )
     return AssetCheckResult(
         passed=True,
